@@ -9,7 +9,7 @@ working roles need their passwords (scram), so their privileges are real:
   shuyun_transformer  reads raw, owns staging/intermediate/marts/quality  (dbt, GX)
   shuyun_reader       reads marts only                       (Superset)
 
-Databases on the embedded server: `shuyun` (the warehouse), `airflow` and `superset`
+Databases on the embedded server: `shuyun` (the warehouse; SHUYUN_WAREHOUSE_DB names another), `airflow` and `superset`
 (metadata of those tools). With `SHUYUN_WAREHOUSE_URL` set, that database is the warehouse and
 the metadata databases are created beside it unless SHUYUN_AIRFLOW_DB_URL / SHUYUN_SUPERSET_DB_URL say otherwise.
 """
@@ -126,6 +126,8 @@ def _postmaster_info():
 def address(role: str = "owner", dbname: str | None = None) -> Address:
     """Address of the warehouse for a role: owner (admin), loader, transformer or reader."""
     owner = _embedded_owner() if is_embedded() else _parse(os.environ["SHUYUN_WAREHOUSE_URL"])
+    # SHUYUN_WAREHOUSE_DB picks another database on the same server (tests get one of their own).
+    dbname = dbname or os.environ.get("SHUYUN_WAREHOUSE_DB")
     if dbname:
         owner = replace(owner, dbname=dbname)
     if role == "owner":
@@ -155,7 +157,10 @@ def connect(role: str = "owner", dbname: str | None = None, **kwargs) -> psycopg
 
 def _start_embedded() -> None:
     import pgserver
+    from pgserver.postgres_server import PostgresServer
 
+    # pgserver caches one handle per folder per process; after `stop()` that handle is stale.
+    PostgresServer._instances.pop(pgdata().resolve(), None)
     first_time = not (pgdata() / "PG_VERSION").exists()
     pgdata().parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process (until `shuyun warehouse down`).
