@@ -1,0 +1,39 @@
+{#-
+  The days an incremental fact rebuilds (delete+insert by day), as a SQL query returning one column
+  `rebuild_day`:
+    * every day that has rows loaded after the fact's watermark (max(_loaded_at) already in it),
+      read from each [relation, date column] pair in `changed` (each relation has a `_loaded_at`);
+    * the last `late_arrival_days` days up to the newest day already in the fact (var, default 3),
+      so events delivered late re-open their own day;
+    * every day already in the fact when the library registry or the barcode ranges changed after
+      the watermark (attribution of all history may move: a full rebuild, as --full-refresh would).
+  Only meaningful inside `{% if is_incremental() %}`.
+-#}
+{% macro incremental_rebuild_days(changed, this_date_column) -%}
+    {%- set watermark -%}
+        (select coalesce(max(_loaded_at), '-infinity'::timestamptz) from {{ this }})
+    {%- endset -%}
+    select rebuild_day from (
+        {% for relation, date_column in changed %}
+        select distinct {{ date_column }} as rebuild_day
+        from {{ relation }}
+        where _loaded_at > {{ watermark }}
+        union
+        {% endfor %}
+        select lookback.day::date as rebuild_day
+        from generate_series(
+            (select max({{ this_date_column }}) from {{ this }}) - {{ var('late_arrival_days', 3) | int }},
+            (select max({{ this_date_column }}) from {{ this }}),
+            interval '1 day'
+        ) as lookback (day)
+        union
+        select distinct {{ this_date_column }} as rebuild_day
+        from {{ this }}
+        where exists (
+            select 1 from {{ ref('stg_raw__libraries') }} where _loaded_at > {{ watermark }}
+            union all
+            select 1 from {{ ref('stg_raw__barcode_ranges') }} where _loaded_at > {{ watermark }}
+        )
+    ) as rebuild_days
+    where rebuild_day is not null
+{%- endmacro %}

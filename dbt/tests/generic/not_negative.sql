@@ -1,0 +1,4 @@
+{#- Counts and measures are never negative (null is allowed: not reported). -#}
+{% test not_negative(model, column_name) %}
+    select {{ column_name }} from {{ model }} where {{ column_name }} < 0
+{% endtest %}

@@ -1,0 +1,138 @@
+"""Run the dbt project (dbt/) in-process against the warehouse: `run_dbt([...])` and `shuyun dbt ...`.
+
+The connection comes from shuyun.warehouse (embedded server or SHUYUN_WAREHOUSE_URL, database
+SHUYUN_WAREHOUSE_DB when set, so tests hit their own database) and reaches dbt/profiles.yml only
+through environment variables: SHUYUN_PG_HOST / _PORT / _USER / _DBNAME and
+DBT_ENV_SECRET_SHUYUN_PG_PASSWORD (dbt masks DBT_ENV_SECRET_* in its output).
+
+    shuyun dbt build                       # staging -> intermediate -> marts, with all tests
+    shuyun dbt build --full-refresh        # rebuild the incremental facts from all of raw
+    shuyun dbt run --vars '{late_arrival_days: 7}'
+    shuyun dbt docs generate
+    SHUYUN_DBT_TARGET=dev shuyun dbt build # into dev_staging / dev_intermediate / dev_marts
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from shuyun import settings
+
+DBT_PROJECT_DIR = settings.PROJECT_ROOT / "dbt"
+ENV_PREFIX = "SHUYUN_PG_"
+SECRET_ENV = "DBT_ENV_SECRET_SHUYUN_PG_PASSWORD"
+
+# dbt's in-process runner is not re-entrant and reads os.environ: one invocation at a time.
+_LOCK = threading.Lock()
+
+
+class DbtError(RuntimeError):
+    """dbt failed; the message names every failing node and why (the CLI prints it without a traceback)."""
+
+    def __init__(self, message: str, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+def dbt_env(role: str = "transformer") -> dict[str, str]:
+    """The environment variables dbt/profiles.yml reads, for a warehouse role."""
+    from shuyun import warehouse
+
+    address = warehouse.address(role)
+    env = address.env(ENV_PREFIX)
+    env[SECRET_ENV] = env.pop(f"{ENV_PREFIX}PASSWORD")
+    return env
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _with_project_args(args: list[str]) -> list[str]:
+    args = list(args)
+    if not args:
+        raise DbtError("no dbt command given (for example: build, run, test, docs generate)")
+    if args[0] in {"--help", "-h", "--version"}:
+        return args
+    if "--project-dir" not in args:
+        args += ["--project-dir", str(DBT_PROJECT_DIR)]
+    if "--profiles-dir" not in args:
+        args += ["--profiles-dir", str(DBT_PROJECT_DIR)]
+    return args
+
+
+def describe_failures(result) -> str:
+    """Plain-words summary of what failed in a dbtRunnerResult."""
+    lines: list[str] = []
+    if result.exception is not None:
+        lines.append(f"{type(result.exception).__name__}: {result.exception}")
+    outcome = result.result
+    for node_result in getattr(outcome, "results", None) or []:
+        status = str(getattr(node_result, "status", "")).lower()
+        if status in {"error", "fail", "runtime error"}:
+            node = getattr(node_result, "node", None)
+            name = getattr(node, "unique_id", None) or getattr(node, "name", "?")
+            failures = getattr(node_result, "failures", None)
+            detail = (getattr(node_result, "message", None) or "").strip()
+            extra = f" ({failures} failing rows)" if failures else ""
+            lines.append(f"{status}: {name}{extra}: {detail}")
+    return "\n".join(lines) or "dbt reported failure without details (see dbt/logs/dbt.log)"
+
+
+def run_dbt(args: list[str], *, role: str = "transformer", check: bool = True, extra_env: dict | None = None):
+    """Run `dbt <args>` in-process against the warehouse as `role`; return the dbtRunnerResult.
+
+    With check=True (default) a failed run raises DbtError naming each failing model/test.
+    """
+    from dbt.cli.main import dbtRunner
+
+    env = dbt_env(role)
+    env.setdefault("DBT_LOG_PATH", str(DBT_PROJECT_DIR / "logs"))
+    env.update(extra_env or {})
+    with _LOCK, _environment(env):
+        result = dbtRunner().invoke(_with_project_args(args))
+    if check and not result.success:
+        command = " ".join(args)
+        raise DbtError(f"`dbt {command}` failed:\n{describe_failures(result)}", result)
+    return result
+
+
+@click.command(
+    name="dbt",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+)
+@click.option("--role", default="transformer", show_default=True, help="Warehouse role dbt connects as.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def dbt_cli(role: str, args: tuple[str, ...]) -> None:
+    """Run dbt against the warehouse: `shuyun dbt build|run|test|seed|docs generate|source freshness ...`.
+
+    Every argument after the verb goes to dbt unchanged; project and profiles come from dbt/.
+    """
+    from shuyun.warehouse import WarehouseError
+
+    if not args:
+        raise click.UsageError("give a dbt command, e.g. `shuyun dbt build` or `shuyun dbt docs generate`")
+    try:
+        run_dbt(list(args), role=role)
+    except (DbtError, WarehouseError) as err:
+        raise click.ClickException(str(err)) from None
+
+
+def project_dir() -> Path:
+    return DBT_PROJECT_DIR
