@@ -1,0 +1,107 @@
+"""The ingestion API (Airflow tasks and `shuyun ingest` call these; keep the names)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+from ingestion.loader import REGISTRY_SOURCE, BatchResult, Delivery, in_interval, ingest_delivery
+from ingestion.sources import (
+    FEEDS,
+    FILE_PATTERNS,
+    REGISTRY_FEEDS,
+    RegistryError,
+    Source,
+    default_registry_path,
+    file_date,
+    get_source,
+    load_sources,
+)
+from ingestion.sources import (
+    registry_dir as default_registry_dir,
+)
+
+log = logging.getLogger(__name__)
+REGISTRY_FILES = {"libraries": "libraries.csv", "barcode_ranges": "barcode_ranges.csv"}
+
+
+def list_sources(registry_path: Path | None = None) -> list[Source]:
+    """Every source in sources.yml (default `$SHUYUN_SOURCES`, else `<demo dir>/sources.yml`)."""
+    return load_sources(registry_path)[1]
+
+
+def load_registry(registry_dir: Path | None = None) -> list[BatchResult]:
+    """registry/libraries.csv → raw.libraries, then registry/barcode_ranges.csv → raw.barcode_ranges.
+
+    Same ledger and idempotency as every feed; a changed registry file replaces the previous one
+    (all earlier batches of that feed are superseded, whatever their file name).
+    """
+    folder = Path(registry_dir) if registry_dir else default_registry_dir()
+    results = []
+    for feed in REGISTRY_FEEDS:
+        path = folder / REGISTRY_FILES[feed]
+        if not path.exists():
+            results.append(BatchResult("", REGISTRY_SOURCE, feed, path.name, status="failed",
+                                       message=f"{path}: registry file not found"))
+            continue
+        results.append(ingest_delivery(Delivery(path, feed, REGISTRY_SOURCE, None), supersede_feed=True))
+    return results
+
+
+def ingest_file(path: Path, feed: str, source_name: str, *, registry_path: Path | None = None) -> BatchResult:
+    """Load one delivered file of `source_name` as `feed` (registry feeds: source 'registry')."""
+    path = Path(path)
+    if feed in REGISTRY_FEEDS:
+        return ingest_delivery(Delivery(path, feed, REGISTRY_SOURCE, None), supersede_feed=True)
+    if feed not in FEEDS:
+        return BatchResult("", source_name, feed, path.name, status="failed",
+                           message=f"unknown feed {feed!r}; expected one of {', '.join(FEEDS + REGISTRY_FEEDS)}")
+    try:
+        src = get_source(source_name, registry_path)
+    except RegistryError as err:
+        return BatchResult("", source_name, feed, path.name, status="failed", message=str(err))
+    return ingest_delivery(Delivery(path, feed, src.name, src.county_code, src))
+
+
+def delivered_files(src: Source, feed: str, interval: tuple[date, date] | None = None) -> list[Path]:
+    """Files of one feed in a source's landing folder, oldest first, within [start, end) when given."""
+    landing = src.landing_dir
+    if landing is None:
+        return []
+    folder = landing / feed
+    if not folder.is_dir():
+        return []
+    pattern = FILE_PATTERNS[feed]
+    files = [p for p in folder.iterdir() if p.is_file() and pattern.match(p.name)]
+    files = [p for p in files if in_interval(file_date(feed, p.name), interval)]
+    return sorted(files, key=lambda p: (file_date(feed, p.name) or date.min, p.name))
+
+
+def run_source(source_name: str, feeds: list[str] | None = None, *, registry_path: Path | None = None,
+               interval: tuple[date, date] | None = None) -> list[BatchResult]:
+    """Ingest every not-yet-loaded delivery of a source (file drop: `<landing>/<feed>/…`).
+
+    With `interval`, only files whose name dates them in [start, end) (monthly files: their first
+    day). Files already loaded come back as `already_loaded`; one bad file never stops the others.
+    """
+    src = get_source(source_name, registry_path or default_registry_path())
+    wanted = list(feeds) if feeds else list(src.feeds)
+    unknown = [f for f in wanted if f not in FEEDS]
+    if unknown:
+        raise RegistryError(f"unknown feed(s) {unknown}; expected some of {FEEDS}")
+    if src.transport.get("kind", "file_drop") != "file_drop":
+        raise RegistryError(f"source {src.name}: transport {src.transport.get('kind')!r} is not supported yet "
+                            "(file_drop only)")
+    results = []
+    for feed in wanted:
+        if feed not in src.feeds:
+            continue
+        for path in delivered_files(src, feed, interval):
+            try:
+                results.append(ingest_delivery(Delivery(path, feed, src.name, src.county_code, src)))
+            except Exception as err:  # ingest_delivery already turns errors into results; belt and braces
+                log.exception("%s", path)
+                results.append(BatchResult("", src.name, feed, path.name, status="failed",
+                                           message=f"{type(err).__name__}: {err}"))
+    return results

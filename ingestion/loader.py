@@ -1,0 +1,393 @@
+"""One delivery → one batch: archive, ledger, rules, COPY into raw and quarantine, in ONE transaction.
+
+Per batch the loader
+1. hashes the file (sha256) and archives it unchanged under
+   `$SHUYUN_ARCHIVE_DIR` (default `$SHUYUN_HOME/archive`) `/<source>/<feed>/<sha256>_<name>`;
+2. opens a transaction as the loader role and takes an advisory lock on (source, feed, file name),
+   so two workers never load the same delivery at once;
+3. batch_id = sha256(source, feed, file name, file sha256)[:32]: a ledger row already `loaded` or
+   `rejected` → nothing happens (`already_loaded`);
+4. an earlier batch of the same file name with another checksum (a corrected re-delivery; for the
+   registry feeds: any earlier batch of the feed) → its raw and quarantine rows are deleted and its
+   ledger row marked `superseded` (superseded_by = the new batch);
+5. reads the file in bounded batches, applies the feed's rules (ingestion/feeds.py), and COPYs good
+   rows into raw.<table> and rejected rows into quarantine.rejected_rows;
+6. writes rows_read = rows_loaded + rows_quarantined into the ledger (checked by the table) and commits.
+Any error rolls the whole batch back and leaves a `failed` ledger row with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import psycopg
+
+from ingestion import feeds as F
+from ingestion import readers
+from ingestion.pseudonym import Pseudonymiser, ranges_frame
+from ingestion.sources import Source, file_date, get_dialect, marc_profiles
+from shuyun import settings, warehouse
+
+log = logging.getLogger(__name__)
+TZ = ZoneInfo("Asia/Shanghai")
+REGISTRY_SOURCE = "registry"
+QUARANTINE_COLUMNS = ("_batch_id", "_source", "feed", "_file", "_line", "rule", "reason", "record", "_loaded_at")
+
+
+@dataclass
+class BatchResult:
+    batch_id: str
+    source: str
+    feed: str
+    file: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    status: str = "failed"  # loaded | already_loaded | rejected | failed
+    message: str = ""
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    def ledger_line(self) -> str:
+        line = (f"{self.status:<14} {self.source}/{self.feed}/{self.file}  batch {self.batch_id[:12] or '-'}  "
+                f"read {self.rows_read:,}  loaded {self.rows_loaded:,}  quarantined {self.rows_quarantined:,}")
+        return f"{line}  — {self.message}" if self.message else line
+
+
+class LoadError(RuntimeError):
+    """A batch cannot be loaded for a reason that is not the data's fault (registry missing, DB down…)."""
+
+
+def archive_dir() -> Path:
+    return Path(os.environ.get("SHUYUN_ARCHIVE_DIR") or settings.home() / "archive").resolve()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def batch_id_for(source: str, feed: str, file_name: str, sha: str) -> str:
+    return hashlib.sha256("\x1f".join((source, feed, file_name, sha)).encode()).hexdigest()[:32]
+
+
+def archive(path: Path, source: str, feed: str, sha: str) -> Path:
+    target = archive_dir() / source / feed / f"{sha}_{path.name}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        shutil.copyfile(path, tmp)
+        tmp.replace(target)
+    return target
+
+
+# ------------------------------------------------------------------------------------------- reading
+
+@dataclass
+class Delivery:
+    """What the loader needs to know about one delivered file."""
+
+    path: Path
+    feed: str
+    source: str
+    county_code: str | None
+    src: Source | None = None  # None for registry feeds
+
+
+def _frame(columns: list[str], lines: list[int], rows: list[list]) -> pl.DataFrame:
+    if rows:
+        data = {c: list(v) for c, v in zip(columns, zip(*rows, strict=True), strict=True)}
+    else:
+        data = {c: [] for c in columns}
+    df = pl.DataFrame(data, schema={c: pl.String for c in columns})
+    return df.with_columns(_line=pl.Series(lines, dtype=pl.Int64))
+
+
+def _chunks(d: Delivery) -> Iterator[readers.Chunk]:
+    if d.feed == "circulation":
+        dialect = get_dialect(d.src.dialect)
+        yield from readers.read_csv(d.path, d.src.encoding, dialect.header)
+    elif d.feed in F.HEADERS:
+        yield from readers.read_csv(d.path, "utf-8-sig", F.HEADERS[d.feed])
+    elif d.feed == "holdings":
+        yield from _marc_chunks(d)
+    elif d.feed == "monthly_report":
+        yield from _form_chunks(d)
+    else:
+        raise LoadError(f"unknown feed {d.feed!r}")
+
+
+def _marc_chunks(d: Delivery) -> Iterator[readers.Chunk]:
+    src = d.src
+    profile = marc_profiles()[src.marc_flavour]
+    columns = list(F.HOLDINGS_COLUMNS)
+    chunk = readers.Chunk(columns)
+    for n, record, error in readers.iter_marc(d.path, src.marc_encoding):
+        if record is None:
+            chunk.rejects.append(readers.Reject(n, "malformed_row", f"MARC record {n}: {error}", None))
+            continue
+        for row in F.marc_items(record, src.marc_items, profile):
+            chunk.lines.append(n)
+            chunk.rows.append(row)
+        if len(chunk.rows) >= readers.BATCH_ROWS:
+            yield chunk
+            chunk = readers.Chunk(columns)
+    yield chunk
+
+
+class _FileLevel(Exception):
+    def __init__(self, rule: str, reason: str, chunk: readers.Chunk):
+        super().__init__(reason)
+        self.rule, self.reason, self.chunk = rule, reason, chunk
+
+
+def _form_chunks(d: Delivery) -> Iterator[readers.Chunk]:
+    try:
+        form = readers.read_form(d.path)
+    except readers.FileRejected as err:
+        chunk = readers.Chunk([])
+        chunk.rejects.append(readers.Reject(None, err.rule, err.reason, None))
+        raise _FileLevel(err.rule, err.reason, chunk) from None
+    except Exception as err:  # openpyxl: not a zip, broken xml...
+        chunk = readers.Chunk([])
+        chunk.rejects.append(readers.Reject(None, "malformed_row", f"not a readable .xlsx form: {err}", None))
+        raise _FileLevel("malformed_row", f"not a readable .xlsx form: {err}", chunk) from None
+    if form.missing:
+        reason = f"form lacks required column(s) {', '.join(form.missing)}"
+        chunk = readers.Chunk(form.columns)
+        for n, cells in form.rows:
+            chunk.rejects.append(readers.Reject(n, "missing_column", reason, dict(zip(form.columns, cells,
+                                                                                       strict=True))))
+        raise _FileLevel("missing_column", reason, chunk)
+    chunk = readers.Chunk(form.columns, lines=[n for n, _ in form.rows], rows=[c for _, c in form.rows])
+    if form.totals is None:
+        chunk.rejects.append(readers.Reject(None, "totals_mismatch", "the form has no 合计 (totals) row", None))
+    else:
+        wrong = F.check_totals(_frame(form.columns, chunk.lines, chunk.rows), form.totals[1], form.columns)
+        if wrong:
+            chunk.rejects.append(readers.Reject(form.totals[0], "totals_mismatch", "; ".join(wrong),
+                                                dict(zip(form.columns, form.totals[1], strict=True))))
+    yield chunk
+
+
+# ------------------------------------------------------------------------------------------- the batch
+
+def _registry_state(conn: psycopg.Connection) -> tuple[frozenset[str], pl.DataFrame, pl.DataFrame]:
+    libs = frozenset(r[0] for r in conn.execute("select distinct library_code from raw.libraries"))
+    ranges = {"reader": [], "item": []}
+    for kind, first, last, lib in conn.execute(
+            "select kind, first_barcode, last_barcode, library_code from raw.barcode_ranges"):
+        ranges.setdefault(kind, []).append((first, last, lib))
+    return libs, ranges_frame(ranges["reader"]), ranges_frame(ranges["item"])
+
+
+def _copy(conn: psycopg.Connection, table: str, df: pl.DataFrame) -> None:
+    if df.height == 0:
+        return
+    cols = ", ".join(df.columns)
+    with conn.cursor() as cur, cur.copy(f"copy {table} ({cols}) from stdin (format csv)") as copy:
+        copy.write(df.write_csv(include_header=False))
+
+
+def _reject_frame(rejects: list[readers.Reject], pseudo: Pseudonymiser) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "_line": [r.line for r in rejects],
+            "rule": [r.rule for r in rejects],
+            "reason": [pseudo.scrub(r.reason) for r in rejects],
+            "record": [None if r.fields is None else pseudo.scrub(json.dumps(r.fields, ensure_ascii=False))
+                       for r in rejects],
+        },
+        schema=F.BAD_SCHEMA,
+    )
+
+
+def ingest_delivery(d: Delivery, *, supersede_feed: bool = False) -> BatchResult:
+    """Load one file as one batch (see the module docstring). Never raises for bad data."""
+    started = time.monotonic()
+    file_name = d.path.name
+    result = BatchResult("", d.source, d.feed, file_name)
+    try:
+        sha = file_sha256(d.path)
+    except OSError as err:
+        result.message = f"{d.path}: cannot read the file ({err.strerror or err})"
+        return result
+    result.batch_id = batch_id_for(d.source, d.feed, file_name, sha)
+    try:
+        archived = archive(d.path, d.source, d.feed, sha)
+        with warehouse.connect("loader", autocommit=True) as conn:
+            try:
+                _load(conn, d, result, sha, archived, supersede_feed)
+            except Exception as err:
+                result.status = "failed"
+                result.message = _plain(err)
+                result.rows_read = result.rows_loaded = result.rows_quarantined = 0
+                result.quarantined_by_rule = {}
+                log.exception("batch %s failed", result.batch_id)
+                _record_failure(conn, d, result, sha, archived)
+    except Exception as err:  # connection refused, warehouse not running, disk full...
+        result.status = "failed"
+        result.message = _plain(err)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _plain(err: Exception) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if isinstance(err, (LoadError, warehouse.WarehouseError)):
+        return text
+    return f"{type(err).__name__}: {text}"
+
+
+def _record_failure(conn, d: Delivery, result: BatchResult, sha: str, archived: Path) -> None:
+    try:
+        with conn.transaction():
+            conn.execute(
+                """insert into raw.ingest_batches (batch_id, source, feed, county_code, file_name, file_sha256,
+                       archived_path, status, message, started_at, finished_at)
+                   values (%s, %s, %s, %s, %s, %s, %s, 'failed', %s, now(), now())
+                   on conflict (batch_id) do update set status = 'failed', message = excluded.message,
+                       finished_at = now()
+                   where raw.ingest_batches.status not in ('loaded', 'rejected')""",
+                (result.batch_id, d.source, d.feed, d.county_code, d.path.name, sha, str(archived), result.message),
+            )
+    except Exception:  # the ledger itself is unreachable: the result still says failed
+        log.exception("could not record the failure of batch %s", result.batch_id)
+
+
+def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, archived: Path,
+          supersede_feed: bool) -> None:
+    table = F.TABLES[d.feed]
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                     (f"{d.source}\x1f{d.feed}\x1f{'*' if supersede_feed else d.path.name}",))
+        row = conn.execute("select status, rows_read, rows_loaded, rows_quarantined from raw.ingest_batches "
+                           "where batch_id = %s", (result.batch_id,)).fetchone()
+        if row and row[0] in ("loaded", "rejected"):
+            result.status = "already_loaded"
+            result.rows_read, result.rows_loaded, result.rows_quarantined = row[1], row[2], row[3]
+            result.message = f"already loaded ({row[0]}); same file, same checksum"
+            return
+        if row:  # failed / running / superseded earlier: start afresh
+            _delete_batch(conn, table, result.batch_id)
+            conn.execute("delete from raw.ingest_batches where batch_id = %s", (result.batch_id,))
+        if supersede_feed:
+            previous = [r[0] for r in conn.execute(
+                "select batch_id from raw.ingest_batches where source = %s and feed = %s "
+                "and status in ('loaded', 'rejected')", (d.source, d.feed))]
+        else:
+            previous = [r[0] for r in conn.execute(
+                "select batch_id from raw.ingest_batches where source = %s and feed = %s and file_name = %s "
+                "and status in ('loaded', 'rejected')", (d.source, d.feed, d.path.name))]
+        for old in previous:
+            _delete_batch(conn, table, old)
+
+        libraries, reader_ranges, item_ranges = _registry_state(conn)
+        if d.feed != "libraries" and not libraries:
+            raise LoadError("the library registry is not loaded (raw.libraries is empty): "
+                            "run `shuyun ingest registry` first")
+        if d.feed in ("circulation", "holdings") and reader_ranges.height + item_ranges.height == 0:
+            raise LoadError("no barcode ranges are loaded (raw.barcode_ranges is empty): "
+                            "run `shuyun ingest registry` first")
+        loaded_at = conn.execute("select now()").fetchone()[0]
+        conn.execute(
+            """insert into raw.ingest_batches (batch_id, source, feed, county_code, file_name, file_sha256,
+                   archived_path, status, started_at) values (%s, %s, %s, %s, %s, %s, %s, 'running', %s)""",
+            (result.batch_id, d.source, d.feed, d.county_code, d.path.name, sha, str(archived), loaded_at),
+        )
+        start = file_date(d.feed, d.path.name)
+        period_start, period_end = F.period_of(d.feed, start)
+        ctx = F.Context(
+            source=d.source, county_code=d.county_code, feed=d.feed, file_name=d.path.name,
+            period_start=period_start, period_end=period_end,
+            now=datetime.now(TZ).replace(tzinfo=None), libraries=libraries,
+            reader_ranges=reader_ranges, item_ranges=item_ranges,
+            pseudo=Pseudonymiser(settings.pseudonym_key()),
+            dialect=get_dialect(d.src.dialect) if d.feed == "circulation" else None,
+            marc_profile=marc_profiles()[d.src.marc_flavour] if d.feed == "holdings" else None,
+        )
+        meta = {"_batch_id": result.batch_id, "_source": d.source, "_file": d.path.name,
+                "_loaded_at": loaded_at.isoformat()}
+        by_rule: Counter[str] = Counter()
+        file_level = None
+        try:
+            for chunk in _chunks(d):
+                _load_chunk(conn, chunk, ctx, table, meta, result, by_rule)
+                file_level = file_level or chunk.file_level
+        except _FileLevel as fl:
+            _load_chunk(conn, fl.chunk, ctx, table, meta, result, by_rule)
+            file_level = fl.reason
+        result.quarantined_by_rule = dict(sorted(by_rule.items()))
+        result.status = "rejected" if file_level else "loaded"
+        summary = ", ".join(f"{k} {v:,}" for k, v in result.quarantined_by_rule.items())
+        result.message = (f"file rejected: {file_level}" if file_level
+                          else (f"quarantined: {summary}" if summary else ""))
+        conn.execute(
+            """update raw.ingest_batches set rows_read = %s, rows_loaded = %s, rows_quarantined = %s,
+                   status = %s, message = %s, finished_at = clock_timestamp() where batch_id = %s""",
+            (result.rows_read, result.rows_loaded, result.rows_quarantined, result.status, result.message or None,
+             result.batch_id),
+        )
+        if previous:
+            conn.execute("update raw.ingest_batches set status = 'superseded', superseded_by = %s "
+                         "where batch_id = any(%s)", (result.batch_id, previous))
+            note = f"replaces {len(previous)} earlier batch(es) of {d.path.name}"
+            result.message = f"{result.message}; {note}" if result.message else note
+
+
+def _load_chunk(conn, chunk: readers.Chunk, ctx: F.Context, table: str, meta: dict, result: BatchResult,
+                by_rule: Counter) -> None:
+    bad_frames = []
+    if chunk.rejects:
+        bad_frames.append(_reject_frame(chunk.rejects, ctx.pseudo))
+    if chunk.rows:
+        ctx.truncated_line = chunk.truncated_line
+        split = F.TRANSFORMS[ctx.feed](_frame(chunk.columns, chunk.lines, chunk.rows), ctx, chunk.texts)
+        good = split.good.with_columns(
+            pl.lit(meta["_batch_id"]).alias("_batch_id"), pl.lit(meta["_source"]).alias("_source"),
+            pl.lit(meta["_file"]).alias("_file"), pl.lit(meta["_loaded_at"]).alias("_loaded_at"),
+        )
+        _copy(conn, table, good)
+        result.rows_loaded += good.height
+        bad_frames.append(split.bad)
+    bad = pl.concat(bad_frames) if bad_frames else pl.DataFrame(schema=F.BAD_SCHEMA)
+    if bad.height:
+        bad = bad.with_columns(
+            pl.lit(meta["_batch_id"]).alias("_batch_id"), pl.lit(meta["_source"]).alias("_source"),
+            pl.lit(ctx.feed).alias("feed"), pl.lit(meta["_file"]).alias("_file"),
+            pl.lit(meta["_loaded_at"]).alias("_loaded_at"),
+        ).select(QUARANTINE_COLUMNS)
+        _copy(conn, "quarantine.rejected_rows", bad)
+        by_rule.update(bad["rule"].to_list())
+    result.rows_quarantined += bad.height
+    result.rows_read += len(chunk.rows) + len(chunk.rejects)
+
+
+def _delete_batch(conn, table: str, batch_id: str) -> None:
+    conn.execute(f"delete from {table} where _batch_id = %s", (batch_id,))
+    conn.execute("delete from quarantine.rejected_rows where _batch_id = %s", (batch_id,))
+
+
+def in_interval(day: date | None, interval: tuple[date, date] | None) -> bool:
+    if interval is None:
+        return True
+    return day is not None and interval[0] <= day < interval[1]

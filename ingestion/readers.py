@@ -1,0 +1,322 @@
+"""Readers: delivered bytes → bounded batches of string rows, plus the rows that could not be read.
+
+Every reader yields `Chunk`s. A chunk holds at most `batch_rows` good rows (memory does not grow
+with the file) and the rows that already broke a rule while reading (`rejects`: line, rule,
+reason, fields). Line numbers are 1-based data-row numbers with the header excluded: line 1 is
+the first line after the header (for CSV the physical line number minus one).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+BLOCK_BYTES = 4 << 20
+BATCH_ROWS = 200_000
+
+
+@dataclass
+class Reject:
+    line: int | None
+    rule: str
+    reason: str
+    fields: dict | list | None
+
+
+@dataclass
+class Chunk:
+    columns: list[str]
+    lines: list[int] = field(default_factory=list)
+    rows: list[list] = field(default_factory=list)  # each row has len(columns) values
+    texts: list[str] = field(default_factory=list)  # the decoded line per row (CSV only)
+    rejects: list[Reject] = field(default_factory=list)
+    truncated_line: int | None = None  # CSV: last line of the file had no line end
+    file_level: str | None = None  # the whole file is refused for this reason (every line quarantined)
+
+
+class FileRejected(Exception):
+    """The whole file is refused (e.g. a monthly form without a required column)."""
+
+    def __init__(self, rule: str, reason: str):
+        super().__init__(reason)
+        self.rule = rule
+        self.reason = reason
+
+
+# ------------------------------------------------------------------------------------------- CSV
+
+def _split(text: str) -> list[str] | None:
+    try:
+        return next(csv.reader([text], strict=True))
+    except (csv.Error, StopIteration):
+        return None
+
+
+def guess_decode(raw: bytes) -> str:
+    """Best-effort text of a line we could not decode as declared (for the quarantine record)."""
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="replace")
+
+
+def _lines(path: Path) -> Iterator[tuple[bytes, bool]]:
+    """Physical lines as bytes (without line end), with whether the line ended with a newline."""
+    with open(path, "rb") as fh:
+        rest = b""
+        while True:
+            block = fh.read(BLOCK_BYTES)
+            if not block:
+                break
+            block = rest + block
+            parts = block.split(b"\n")
+            rest = parts.pop()
+            for part in parts:
+                yield part.rstrip(b"\r"), True
+        if rest:
+            yield rest.rstrip(b"\r"), False
+
+
+def read_csv(path: Path, encoding: str, header: tuple[str, ...] | list[str],
+             batch_rows: int = BATCH_ROWS) -> Iterator[Chunk]:
+    """Decode and split a delimited file in bounded batches.
+
+    - header missing, undecodable or different from `header` after decoding → every data line is
+      quarantined as `wrong_encoding` (the file as delivered cannot be trusted);
+    - a line that does not decode → `wrong_encoding` for that line;
+    - a line with the wrong number of fields (or broken quoting) → `malformed_row`.
+    """
+    header = list(header)
+    width = len(header)
+    lines = _lines(path)
+    first = next(lines, None)
+    columns = header
+    if first is None:
+        return
+    head_ok, head_text = False, None
+    try:
+        head_text = first[0].decode(encoding)
+        head_fields = [f.strip().lstrip("\ufeff") for f in (_split(head_text) or [])]
+        head_ok = head_fields == header
+    except UnicodeDecodeError:
+        pass
+    if not head_ok:
+        shown = (head_text if head_text is not None else guess_decode(first[0]))[:120]
+        reason = (f"header does not match the {encoding} export expected here "
+                  f"(expected {','.join(header)!r}, found {shown!r}); file not decodable as declared")
+        chunk = Chunk(columns, file_level=reason)
+        for n, (raw, _) in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            chunk.rejects.append(Reject(n, "wrong_encoding", reason, {"line": guess_decode(raw)}))
+            if len(chunk.rejects) >= batch_rows:
+                yield chunk
+                chunk = Chunk(columns, file_level=reason)
+        yield chunk
+        return
+
+    chunk = Chunk(columns)
+    for n, (raw, ended) in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as err:
+            rule = "wrong_encoding" if ended else "malformed_row"
+            what = f"bytes {err.start}-{err.end} are not valid {encoding}"
+            reason = what if ended else f"last line is cut off (no line end): {what}"
+            chunk.rejects.append(Reject(n, rule, reason, {"line": guess_decode(raw)}))
+            continue
+        fields = _split(text)
+        if fields is None or len(fields) != width:
+            got = "broken quoting" if fields is None else f"{len(fields)} fields"
+            cut = "" if ended else "; last line is cut off (no line end)"
+            chunk.rejects.append(Reject(n, "malformed_row", f"expected {width} fields, found {got}{cut}",
+                                        {"line": text}))
+            continue
+        chunk.lines.append(n)
+        chunk.rows.append(fields)
+        chunk.texts.append(text)
+        if not ended:
+            chunk.truncated_line = n
+        if len(chunk.rows) >= batch_rows:
+            yield chunk
+            chunk = Chunk(columns)
+    yield chunk
+
+
+# ------------------------------------------------------------------------------------------- XLSX
+
+FORM_COLUMNS = {  # Chinese header → canonical column of raw.monthly_reports
+    "服务点代码": "library_code",
+    "服务点名称": "library_name",
+    "到馆人次": "visits",
+    "注册读者数": "registered_readers",
+    "活跃读者数": "active_readers",
+    "外借册次": "loans",
+    "活动次数": "activities",
+    "活动参与人次": "participants",
+    "馆藏量": "holdings",
+    "新增册数": "new_volumes",
+    "加工量": "processing_volume",
+    "开放时长(小时)": "opening_hours",
+    "培训次数": "trainings",
+}
+TOTALS_LABEL = "合计"
+
+
+def _norm_header(value) -> str:
+    text = "" if value is None else str(value)
+    text = re.sub(r"\s+", "", text).replace("（", "(").replace("）", ")")
+    return text
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+@dataclass
+class Form:
+    title: str | None
+    columns: list[str]             # canonical names, in sheet order (unknown headers kept as-is)
+    missing: list[str]             # required Chinese headers not found
+    rows: list[tuple[int, list[str]]]  # (data-row number, cell texts)
+    totals: tuple[int, list[str]] | None
+
+
+def read_form(path: Path) -> Form:
+    """The monthly statistics form: title row, merged group headers, the Chinese header row
+    (found by its 服务点代码 cell), data rows, and the 合计 totals row (returned apart)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        ws = wb.worksheets[0]
+        all_rows = ws.iter_rows(values_only=True)
+        title, header_cells, preamble = None, None, 0
+        for values in all_rows:
+            preamble += 1
+            texts = [_norm_header(v) for v in values]
+            if "服务点代码" in texts:
+                header_cells = texts
+                break
+            if title is None and any(texts):
+                title = next(t for t in texts if t)
+            if preamble >= 10:
+                break
+        if header_cells is None:
+            raise FileRejected("missing_column", "no header row with 服务点代码 in the first 10 rows of sheet 1")
+        while header_cells and not header_cells[-1]:
+            header_cells.pop()
+        columns = [FORM_COLUMNS.get(h, h) for h in header_cells]
+        missing = [h for h in FORM_COLUMNS if h not in header_cells]
+        rows, totals = [], None
+        n = 0
+        for values in all_rows:
+            cells = [_cell_text(v) for v in values[: len(columns)]]
+            cells += [""] * (len(columns) - len(cells))
+            if not any(cells):
+                continue
+            n += 1
+            if cells[0] == TOTALS_LABEL or (len(cells) > 1 and cells[1] == TOTALS_LABEL and not cells[0]):
+                totals = (n, cells)
+                continue
+            rows.append((n, cells))
+        return Form(title, columns, missing, rows, totals)
+    finally:
+        wb.close()
+
+
+# ------------------------------------------------------------------------------------------- MARC
+
+MARCXML_NS = "{http://www.loc.gov/MARC21/slim}"
+
+
+def iter_marc(path: Path, forced_encoding: str | None = None) -> Iterator[tuple[int, object | None, str | None]]:
+    """(record number, pymarc Record or None, error) for ISO 2709 or MARCXML.
+
+    ISO 2709 honours leader/09 (`a` = UTF-8, blank = MARC-8); `forced_encoding` (e.g. `gbk` for a
+    CNMARC export that leaves leader/09 blank) overrides it for sources whose systems lie about it.
+    """
+    with open(path, "rb") as fh:
+        start = fh.read(64).lstrip()
+    if start.startswith(b"<"):
+        yield from _iter_marcxml(path)
+    else:
+        yield from _iter_iso2709(path, forced_encoding)
+
+
+def _iter_iso2709(path: Path, forced_encoding: str | None):
+    from pymarc import Record
+
+    force_utf8 = forced_encoding in ("utf-8", "utf8")
+    with open(path, "rb") as fh:
+        n = 0
+        while True:
+            head = fh.read(5)
+            if not head or not head.strip(b"\x1a\r\n \x00"):
+                break
+            n += 1
+            if not head.isdigit():
+                yield n, None, f"record length {head!r} is not 5 digits; the rest of the file cannot be read"
+                return
+            length = int(head)
+            body = fh.read(length - 5)
+            data = head + body
+            if len(data) < length or not data.endswith(b"\x1d"):
+                yield n, None, f"record is cut off or has no record terminator (declared {length} bytes)"
+                if len(data) < length:
+                    return
+                continue
+            if forced_encoding and not force_utf8:
+                data = data[:9] + b" " + data[10:]  # leader/09 says MARC-8/other: decode as forced
+            try:
+                record = Record(data=data, to_unicode=True, force_utf8=force_utf8,
+                                hide_utf8_warnings=True, file_encoding=forced_encoding or "iso8859-1")
+            except Exception as err:  # pymarc raises many exception types for broken records
+                yield n, None, f"record cannot be decoded: {type(err).__name__}: {err}"
+                continue
+            yield n, record, None
+
+
+def _iter_marcxml(path: Path):
+    from pymarc import Field, Record, Subfield
+
+    n = 0
+    try:
+        for _, elem in ET.iterparse(path, events=("end",)):
+            if elem.tag not in (MARCXML_NS + "record", "record"):
+                continue
+            n += 1
+            record = Record(force_utf8=True)
+            for child in elem:
+                tag = child.tag.replace(MARCXML_NS, "")
+                if tag == "leader":
+                    record.leader = (child.text or "").ljust(24)[:24]
+                elif tag == "controlfield":
+                    record.add_field(Field(tag=child.get("tag"), data=child.text or ""))
+                elif tag == "datafield":
+                    subs = [Subfield(code=s.get("code") or "", value=s.text or "")
+                            for s in child if s.tag.replace(MARCXML_NS, "") == "subfield"]
+                    record.add_field(Field(tag=child.get("tag"), indicators=[child.get("ind1") or " ",
+                                                                             child.get("ind2") or " "],
+                                           subfields=subs))
+            elem.clear()
+            yield n, record, None
+    except ET.ParseError as err:
+        yield n + 1, None, f"MARCXML is not well-formed: {err}"
