@@ -2,14 +2,15 @@
 ### shuyun_ingest — load every county's deliveries into `raw`
 
 Daily at 02:00 Asia/Shanghai, for the data interval that just closed (the previous local day).
-One mapped task per county source of the registry (`ingestion.list_sources()`, read when the run starts;
+First the provincial registry (libraries, barcode ranges) is loaded, then one mapped task per county
+source of the registry (`ingestion.list_sources()`, read when the run starts;
 `$SHUYUN_SOURCES`, default `<demo dir>/sources.yml`). A county whose source is down fails only its own
 mapped task — the reason is in that task's log and in the ingestion ledger — and the rest of the
 province flows on: `raw_landed` emits `shuyun://warehouse/raw` when at least one county loaded, which
 schedules `shuyun_transform`; `all_counties_loaded` then marks the run failed so the gap is visible.
 
 Manual runs / initial loads: params `start` and `end` (local dates, `end` not loaded), optionally
-`sources` to load only some counties:
+`sources` to load only some counties, or `all_deliveries` for every file not loaded yet (initial load):
 `shuyun airflow trigger shuyun_ingest --start 2026-03-01 --end 2026-04-01`.
 """
 
@@ -48,6 +49,7 @@ default_args = {
     params={
         "start": Param(None, type=["null", "string"], format="date", description="first local day to load"),
         "end": Param(None, type=["null", "string"], format="date", description="day after the last one to load"),
+        "all_deliveries": Param(False, type="boolean", description="load every delivery not loaded yet, any date"),
         "sources": Param([], type="array", items={"type": "string"}, description="only these sources (empty: all)"),
     },
 )
@@ -58,14 +60,21 @@ def shuyun_ingest():
         from shuyun.orchestration import intervals
 
         ctx = get_current_context()
+        if ctx["params"].get("all_deliveries"):
+            return {"start": None, "end": None}
         start, end = intervals.resolve(
             ctx["params"], ctx.get("data_interval_start"), ctx.get("data_interval_end"), ctx["dag_run"].run_after
         )
         return {"start": start.isoformat(), "end": end.isoformat()}
 
     @task
-    def load_registry() -> list[str]:
-        """The county sources to load, from the registry as it is now."""
+    def load_registry() -> dict:
+        """The provincial registry (libraries, barcode ranges) into raw: every county load checks against it."""
+        return steps.load_registry()
+
+    @task
+    def list_sources() -> list[str]:
+        """The county sources to load, from the registry as it is now (or the `sources` param)."""
         return steps.list_sources(get_current_context()["params"].get("sources") or None)
 
     @task(map_index_template="{{ source }}", max_active_tis_per_dagrun=2)
@@ -89,7 +98,8 @@ def shuyun_ingest():
             raise steps.StepFailed(f"not loaded: {', '.join(missing)} — see their ingest_county logs and the ledger")
 
     period = load_period()
-    sources = load_registry()
+    sources = list_sources()
+    load_registry() >> sources
     loaded = ingest_county.partial(period=period).expand(source=sources)
     landed = raw_landed(loaded)
     landed >> all_counties_loaded(sources, loaded)

@@ -3,11 +3,12 @@
 
 Scheduled by the Asset `shuyun://warehouse/raw` (emitted by `shuyun_ingest`). Runs `dbt build` through
 the project's runner (`shuyun.transform.run_dbt`) one model group per task: staging → intermediate →
-each mart group (the folders under `dbt/models/marts`, listed when this file is parsed; no `dbt ls`).
+each mart group (sub-folders of `dbt/models/marts`, else dim_ → fct_ → mart_ models; listed when this
+file is parsed, no `dbt ls`).
 `build` runs each model's tests right after it, so a failed test stops what depends on it.
 Emits `shuyun://warehouse/marts` when every group built, which schedules `shuyun_publish`.
 
-The groups run one at a time (`max_active_tasks=1`): dbt invocations share one target folder.
+The groups run one after the other: later groups ref earlier ones, and dbt invocations share one target folder.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ default_args = {
 def shuyun_transform():
     @task
     def staging() -> None:
-        steps.dbt_build("path:models/staging")
+        steps.dbt_build("resource_type:seed", "path:models/staging")
 
     @task
     def intermediate() -> None:
@@ -56,17 +57,10 @@ def shuyun_transform():
     def marts_built() -> None:
         """Every mart group built and tested: the marts are fresh."""
 
-    built = marts_built()
-    layers = staging() >> intermediate()
-    groups = steps.mart_groups()
-    if not groups:
-        groups_tasks = [task(task_id="marts")(steps.dbt_build)("path:models/marts")]
-    else:
-        groups_tasks = [
-            task(task_id=f"marts_{group}")(steps.dbt_build)(f"path:models/marts/{group}") for group in groups
-        ]
-    for group_task in groups_tasks:
-        layers >> group_task >> built
-
+    previous = staging() >> intermediate()
+    for name, selectors in steps.mart_groups() or [("all", ["path:models/marts"])]:
+        group = task(task_id=f"marts_{name}", doc_md=f"dbt build --select {' '.join(selectors)}")(steps.dbt_build)
+        previous = previous >> group(*selectors)
+    previous >> marts_built()
 
 shuyun_transform()

@@ -137,9 +137,14 @@ def _port_free(number: int) -> bool:
     return True
 
 
-def airflow_env(port_number: int | None = None, sql_alchemy_conn: str | None = None) -> dict[str, str]:
-    """The environment every Airflow process of the project runs with (a copy of os.environ plus AIRFLOW__…)."""
-    home = airflow_home()
+def airflow_env(
+    port_number: int | None = None, sql_alchemy_conn: str | None = None, home: Path | None = None
+) -> dict[str, str]:
+    """The environment every Airflow process of the project runs with (a copy of os.environ plus AIRFLOW__…).
+
+    `home` and `sql_alchemy_conn` default to the project's Airflow; tests pass their own.
+    """
+    home = home or airflow_home()
     port_number = port_number or port()
     base_url = f"http://{HOST}:{port_number}"
     parallelism = os.environ.get("SHUYUN_AIRFLOW_PARALLELISM", "4")
@@ -159,7 +164,7 @@ def airflow_env(port_number: int | None = None, sql_alchemy_conn: str | None = N
             "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home() / "passwords.json"),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_alchemy_conn or metadata_url(),
             # the async engine (api-server) would default to asyncpg, which is not installed; psycopg 3 is async
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": _async_url(sql_alchemy_conn or metadata_url()),

@@ -52,6 +52,22 @@ def source_names_for_docs(path: Path | None = None) -> list[str]:
     return []
 
 
+def load_registry() -> dict[str, int]:
+    """Load the provincial registry (libraries, barcode ranges) into raw; every county load needs it."""
+    import ingestion
+
+    path = registry_path()
+    if not path.exists():
+        raise StepFailed(f"source registry {path} does not exist (set SHUYUN_SOURCES or generate the demo)")
+    results = ingestion.load_registry(path.parent / "registry")
+    for result in results:
+        log.info("%s", result.ledger_line())
+    failed = [f"{result.feed}: {result.message}" for result in results if result.status == "failed"]
+    if failed:
+        raise StepFailed("the provincial registry did not load: " + "; ".join(failed))
+    return {result.feed: result.status for result in results}
+
+
 def list_sources(selected: list[str] | None = None) -> list[str]:
     """Names of the sources to ingest: the whole registry, or the `selected` ones (all must exist)."""
     import ingestion
@@ -72,15 +88,30 @@ def list_sources(selected: list[str] | None = None) -> list[str]:
 
 # ---------------------------------------------------------------- ingest
 
-def ingest_source(source: str, start: date | str, end: date | str) -> dict:
-    """Load one county source for `[start, end)`. Quarantined rows are fine; a failed batch fails the step.
+def ingest_source(source: str, start: date | str | None, end: date | str | None) -> dict:
+    """Load one county source for `[start, end)` (both None: every delivery not loaded yet).
 
-    Returns a small summary (JSON-able, it travels as an XCom): source, counts per status, messages.
+    Quarantined rows are fine (status `rejected`); a `failed` batch fails the step. Returns a small
+    JSON-able summary (it travels as an XCom): source, period, number of batches per status.
     """
     import ingestion
 
-    start, end = date.fromisoformat(str(start)), date.fromisoformat(str(end))
-    results = ingestion.run_source(source, registry_path=registry_path(), interval=(start, end))
+    start = date.fromisoformat(str(start)) if start else None
+    end = date.fromisoformat(str(end)) if end else None
+    path = registry_path()
+    found = [src for src in ingestion.list_sources(registry_path=path) if src.name == source]
+    if not found:
+        raise StepFailed(f"{path}: source {source} is no longer in the registry")
+    landing = getattr(found[0], "landing_dir", None)
+    try:
+        if landing is not None and not landing.is_dir():
+            # a file-drop source whose folder is gone is down (unmounted share, wrong path), not quiet
+            raise StepFailed(f"source {source}: landing folder {landing} is missing or not a folder")
+        results = ingestion.run_source(source, registry_path=path, interval=(start, end) if start else None)
+    except StepFailed:
+        raise
+    except Exception as err:  # an unreadable landing folder, a bad registry entry: name the source
+        raise StepFailed(f"source {source}: {type(err).__name__}: {err}") from err
     counts: dict[str, int] = {}
     for result in results:
         counts[result.status] = counts.get(result.status, 0) + 1
@@ -92,7 +123,7 @@ def ingest_source(source: str, start: date | str, end: date | str) -> dict:
             f"source {source}: {len(failed)} of {len(results)} batches failed for {start}..{end}: {reasons}"
         )
     log.info("source %s %s..%s: %s", source, start, end, counts or "no deliveries in the period")
-    return {"source": source, "start": str(start), "end": str(end), "batches": counts}
+    return {"source": source, "start": start and str(start), "end": end and str(end), "batches": counts}
 
 
 def check_all_loaded(sources: list[str], loaded: list[dict]) -> list[str]:
@@ -103,22 +134,43 @@ def check_all_loaded(sources: list[str], loaded: list[dict]) -> list[str]:
 
 # ---------------------------------------------------------------- transform
 
-def mart_groups(models_dir: Path | None = None) -> list[str]:
-    """Mart groups = sub-folders of dbt/models/marts (a folder listing: cheap at parse time)."""
+# Flat marts folders are grouped by model-name prefix, in dependency order (dims before facts before marts).
+PREFIX_GROUPS = (("dimensions", "dim_"), ("facts", "fct_"), ("reports", "mart_"))
+
+
+def mart_groups(models_dir: Path | None = None) -> list[tuple[str, list[str]]]:
+    """Mart groups as (name, dbt selectors), from a folder listing (cheap at parse time; no `dbt ls`).
+
+    Sub-folders of dbt/models/marts are one group each (`path:` selectors); models directly in marts/
+    are grouped by prefix (dim_ → dimensions, fct_ → facts, mart_ → reports, the rest → other).
+    """
     marts = (models_dir or DBT_MODELS) / "marts"
     try:
-        return sorted(p.name for p in marts.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+        entries = sorted(marts.iterdir())
     except OSError:
         return []
+    groups = [(p.name, [f"path:models/marts/{p.name}"]) for p in entries
+              if p.is_dir() and not p.name.startswith((".", "_"))]
+    flat = [p.stem for p in entries if p.is_file() and p.suffix == ".sql"]
+    taken: set[str] = set()
+    for name, prefix in PREFIX_GROUPS:
+        models = [m for m in flat if m.startswith(prefix)]
+        if models:
+            groups.append((name, models))
+            taken.update(models)
+    other = [m for m in flat if m not in taken]
+    if other:
+        groups.append(("other", other))
+    return groups
 
 
-def dbt_build(selector: str) -> None:
-    """`dbt build --select <selector>` through the project's runner; a failed build fails the step."""
+def dbt_build(*selectors: str) -> None:
+    """`dbt build --select <selectors>` through the project's runner; a failed build fails the step."""
     from shuyun.transform import run_dbt
 
-    result = run_dbt(["build", "--select", selector])
+    result = run_dbt(["build", "--select", *selectors])  # raises DbtError naming the failing nodes
     if getattr(result, "success", True) is False:
-        raise StepFailed(f"dbt build --select {selector} failed: {getattr(result, 'exception', None) or 'see log'}")
+        raise StepFailed(f"dbt build --select {' '.join(selectors)} failed")
 
 
 # ---------------------------------------------------------------- publish
