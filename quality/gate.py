@@ -1,0 +1,449 @@
+"""Run a quality gate: validate each delivery (raw) or each county (staging, marts), record every result,
+hold back what a `block` check failed on, and tell the caller what passed, warned and was blocked.
+
+Gate semantics
+  warn   the result is recorded in quality.validation_results; the data flows on.
+  block  the delivery is recorded in quality.blocked_batches (batch_id, county_code, feed, reason, ...);
+         dbt staging excludes those deliveries. Only that county's delivery is held: every other county flows.
+         A staging/marts failure that no delivery can be blamed for holds the county as a whole, with
+         batch_id '<layer>:<county_code>' (publishing skips those counties; staging filters ignore them).
+Re-running the gate on a delivery (or county) replaces its blocked rows: fixing the data and passing the
+gate releases it. A check GX cannot evaluate (SQL error, missing column) counts as failed, never as passed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from quality import project
+from quality.checks import FEED_TABLES, LAYERS, RAW_FEEDS, Check, checks_for
+
+log = logging.getLogger(__name__)
+DDL = Path(__file__).with_name("sql") / "quality.sql"
+
+# Columns that tell a steward where an offending row is (first ones present win).
+WHERE_COLUMNS = {
+    "raw.circulation_events": ["library_code", "_line"],
+    "raw.visitor_counts": ["library_code", "_line"],
+    "raw.holdings_items": ["owning_library", "_line"],
+    "raw.monthly_reports": ["library_code", "_line"],
+    "raw.activities": ["library_code", "_line"],
+    "raw.rotations": ["from_library", "_line"],
+}
+EXAMPLES = 3
+
+
+class GateError(RuntimeError):
+    """The gate could not run (plain words; the CLI prints it without a traceback)."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What one validation covers: a delivery (raw) or a county (staging, marts)."""
+
+    key: str  # batch_id (raw) or county_code
+    county_code: str
+    feed: str | None = None
+    batch_id: str | None = None
+    file_name: str | None = None
+    rows_loaded: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    layer: str
+    suite: str
+    expectation: str
+    expectation_type: str
+    severity: str
+    success: bool
+    county_code: str | None
+    feed: str | None
+    batch_id: str | None
+    file_name: str | None
+    observed_value: str | None
+    unexpected_count: int | None
+    message: str
+
+
+@dataclass
+class GateResult:
+    """Outcome of one gate run. Units are delivery ids for raw and county codes for staging/marts."""
+
+    layer: str
+    run_id: str
+    results: list[CheckResult] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)  # units without any failed check
+    warned: list[str] = field(default_factory=list)  # units with failed `warn` checks only
+    blocked: list[str] = field(default_factory=list)  # units with a failed `block` check
+    blocked_batches: list[str] = field(default_factory=list)  # rows written to quality.blocked_batches
+    blocked_counties: list[str] = field(default_factory=list)
+    warned_counties: list[str] = field(default_factory=list)
+
+    @property
+    def results_count(self) -> int:
+        return len(self.results)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was blocked (warnings allowed)."""
+        return not self.blocked
+
+    def failures(self, severity: str | None = None) -> list[CheckResult]:
+        return [r for r in self.results if not r.success and (severity is None or r.severity == severity)]
+
+    def summary(self) -> str:
+        unit = "deliveries" if self.layer == "raw" else "counties"
+        lines = [
+            f"quality gate {self.layer} (run {self.run_id}): {len(self.passed) + len(self.warned) + len(self.blocked)}"
+            f" {unit} checked, {self.results_count} results; {len(self.passed)} passed, {len(self.warned)} warned,"
+            f" {len(self.blocked)} blocked"
+        ]
+        if self.blocked_counties:
+            lines.append(f"  blocked counties: {', '.join(self.blocked_counties)}")
+        for r in self.failures("block"):
+            lines.append(f"  BLOCK {r.message}")
+        for r in self.failures("warn"):
+            lines.append(f"  warn  {r.message}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- running
+
+
+def run_gate(
+    layer: str,
+    *,
+    batch_ids: list[str] | None = None,
+    county_codes: list[str] | None = None,
+    build_docs: bool = False,
+) -> GateResult:
+    """Validate `layer` (raw | staging | marts) and record the results.
+
+    raw: the given deliveries (default: every loaded delivery not yet validated), each on its own.
+    staging/marts: each county (default: every county present in the layer's tables), each on its own.
+    `county_codes` restricts either to those counties. With `build_docs`, Data Docs are rebuilt afterwards.
+    """
+    if layer not in LAYERS:
+        raise GateError(f"unknown layer {layer!r}: expected one of {', '.join(LAYERS)}")
+    checks = checks_for(layer)
+    by_table: dict[str, list[Check]] = defaultdict(list)
+    for check in checks:
+        by_table[check.table].append(check)
+    run_id = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{layer}-{uuid.uuid4().hex[:6]}"
+    result = GateResult(layer=layer, run_id=run_id)
+
+    with _connect() as conn:
+        conn.execute(DDL.read_text())
+        existing = {t for t in by_table if _table_exists(conn, t)}
+        units = _units(conn, layer, existing, batch_ids, county_codes)
+    log.info("gate %s: %d units, tables %s", layer, len(units), sorted(existing))
+
+    ctx = project.context()
+    for table, table_checks in by_table.items():
+        if table not in existing:
+            result.results.append(_missing_table(layer, table, table_checks))
+    vds = {t: project.validation_definition(ctx, layer, t, c) for t, c in by_table.items() if t in existing}
+
+    for unit in units:
+        tables = [FEED_TABLES[unit.feed]] if layer == "raw" else list(vds)
+        for table in tables:
+            if table not in vds:
+                continue
+            result.results.extend(_validate(vds[table], layer, table, by_table[table], unit))
+
+    _settle(result, units)
+    _record(result, units)
+    if build_docs:
+        project.build_data_docs()
+    return result
+
+
+def _connect() -> psycopg.Connection:
+    from shuyun import warehouse
+
+    try:
+        return warehouse.connect("transformer", autocommit=True)
+    except (psycopg.OperationalError, warehouse.WarehouseError) as err:
+        raise GateError(f"cannot reach the warehouse as the transformer role: {err}") from err
+
+
+def _table_exists(conn, table: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]
+
+
+def _units(conn, layer, existing, batch_ids, county_codes) -> list[Unit]:
+    if layer == "raw":
+        sql = (
+            "select batch_id, county_code, feed, file_name, rows_loaded from raw.ingest_batches"
+            " where feed = any(%(feeds)s) and status = 'loaded'"
+        )
+        params: dict = {"feeds": list(RAW_FEEDS.values())}
+        if batch_ids is not None:
+            sql += " and batch_id = any(%(batch_ids)s)"
+            params["batch_ids"] = list(batch_ids)
+        else:
+            sql += (
+                " and not exists (select 1 from quality.validation_results v"
+                " where v.layer = 'raw' and v.batch_id = raw.ingest_batches.batch_id)"
+            )
+        if county_codes is not None:
+            sql += " and county_code = any(%(counties)s)"
+            params["counties"] = list(county_codes)
+        rows = conn.execute(sql + " order by county_code, feed, file_name", params).fetchall()
+        if batch_ids is not None:
+            unknown = set(batch_ids) - {r[0] for r in rows}
+            if unknown:
+                raise GateError(
+                    "not loaded deliveries of a checked feed (raw.ingest_batches): " + ", ".join(sorted(unknown))
+                )
+        return [
+            Unit(key=r[0], county_code=r[1] or "?", feed=r[2], batch_id=r[0], file_name=r[3], rows_loaded=r[4])
+            for r in rows
+        ]
+    counties: set[str] = set()
+    for table in existing:
+        counties |= {
+            r[0] for r in conn.execute(f"select distinct county_code from {table} where county_code is not null")
+        }
+    if county_codes is not None:
+        counties &= set(county_codes)
+    return [Unit(key=c, county_code=c) for c in sorted(counties)]
+
+
+def _missing_table(layer: str, table: str, checks: list[Check]) -> CheckResult:
+    return CheckResult(
+        layer=layer,
+        suite=checks[0].suite,
+        expectation="table_exists",
+        expectation_type="table_exists",
+        severity="warn",
+        success=False,
+        county_code=None,
+        feed=checks[0].feed,
+        batch_id=None,
+        file_name=None,
+        observed_value=None,
+        unexpected_count=None,
+        message=f"{table} does not exist yet (dbt has not built it): its {len(checks)} checks were not run",
+    )
+
+
+def _validate(vd, layer: str, table: str, checks: list[Check], unit: Unit) -> list[CheckResult]:
+    from great_expectations.exceptions import NoAvailableBatchesError
+
+    column = project.partition_column(layer)
+    try:
+        suite_result = vd.run(batch_parameters={column: unit.key})
+    except NoAvailableBatchesError:
+        return [_empty(layer, table, checks, unit)]
+    by_name = {c.name: c for c in checks}
+    out = []
+    for er in suite_result.results:
+        check = by_name[er.expectation_config.meta["check"]]
+        out.append(_to_result(check, er, unit, table))
+    return out
+
+
+def _empty(layer: str, table: str, checks: list[Check], unit: Unit) -> CheckResult:
+    where = _where(unit, table)
+    if layer == "raw" and unit.rows_loaded:
+        success, message = (
+            False,
+            (f"BLOCKED {where}: the ledger says {unit.rows_loaded} rows were loaded but {table} has none of them"),
+        )
+        severity = "block"
+    else:
+        success, severity = True, "warn"
+        message = f"passed {where}: no rows in {table}, nothing to check"
+    return CheckResult(
+        layer=layer,
+        suite=checks[0].suite,
+        expectation="rows_present",
+        expectation_type="rows_present",
+        severity=severity,
+        success=success,
+        county_code=unit.county_code,
+        feed=unit.feed or checks[0].feed,
+        batch_id=unit.batch_id,
+        file_name=unit.file_name,
+        observed_value="0",
+        unexpected_count=None,
+        message=message,
+    )
+
+
+def _where(unit: Unit, table: str) -> str:
+    if unit.batch_id:
+        return f"county {unit.county_code} {unit.feed} file {unit.file_name} (delivery {unit.batch_id})"
+    return f"county {unit.county_code} {table}"
+
+
+def _to_result(check: Check, er, unit: Unit, table: str) -> CheckResult:
+    res = er.result or {}
+    info = er.exception_info or {}
+    raised = info.get("raised_exception") or any(
+        isinstance(v, dict) and v.get("raised_exception") for v in info.values()
+    )
+    success = bool(er.success) and not raised
+    observed = res.get("observed_value")
+    unexpected = res.get("unexpected_count")
+    if er.expectation_config.type == "unexpected_rows_expectation" and observed is not None:
+        unexpected = int(observed)
+    verdict = "passed" if success else ("BLOCKED" if check.severity == "block" else "WARNING")
+    text = f"{verdict} {_where(unit, table)}: {check.rule}"
+    if raised:
+        text += f" -- could not be evaluated: {_exception_message(info)}"
+    elif not success:
+        text += f" -- {_detail(res, unexpected)}"
+    return CheckResult(
+        layer=check.layer,
+        suite=check.suite,
+        expectation=check.name,
+        expectation_type=er.expectation_config.type,
+        severity=check.severity,
+        success=success,
+        county_code=unit.county_code,
+        feed=unit.feed or check.feed,
+        batch_id=unit.batch_id,
+        file_name=unit.file_name,
+        observed_value=None if observed is None else str(observed)[:500],
+        unexpected_count=None if unexpected is None else int(unexpected),
+        message=text,
+    )
+
+
+def _exception_message(info: dict) -> str:
+    if info.get("exception_message"):
+        return str(info["exception_message"]).splitlines()[0][:300]
+    for value in info.values():
+        if isinstance(value, dict) and value.get("exception_message"):
+            return str(value["exception_message"]).splitlines()[0][:300]
+    return "unknown error"
+
+
+def _detail(res: dict, unexpected: int | None) -> str:
+    rows = (res.get("details") or {}).get("unexpected_rows")
+    if rows:
+        examples = "; ".join(_describe_row(r) for r in rows[:EXAMPLES])
+        return f"{unexpected} offending rows, e.g. {examples}"
+    index = res.get("partial_unexpected_index_list")
+    if index:
+        examples = "; ".join(_describe_row(r) for r in index[:EXAMPLES])
+        return f"{unexpected} of {res.get('element_count')} rows, e.g. {examples}"
+    values = res.get("partial_unexpected_list")
+    if values:
+        shown = ", ".join(repr(v) for v in values[:EXAMPLES])
+        pct = res.get("unexpected_percent")
+        share = f" ({pct:.1f}%)" if isinstance(pct, int | float) else ""
+        return f"{unexpected} of {res.get('element_count')} rows{share}, e.g. {shown}"
+    if res.get("observed_value") is not None:
+        return f"observed {res['observed_value']}"
+    return "failed"
+
+
+def _describe_row(row) -> str:
+    if not isinstance(row, dict):
+        return repr(row)
+    row = dict(row)
+    parts = []
+    library = row.pop("library_code", None) or row.pop("owning_library", None) or row.pop("from_library", None)
+    if library:
+        parts.append(f"library {library}")
+    if row.get("_file"):
+        parts.append(f"file {row.pop('_file')}")
+    else:
+        row.pop("_file", None)
+    if row.get("_line") is not None:
+        parts.append(f"line {row.pop('_line')}")
+    parts += [f"{k}={v}" for k, v in row.items()]
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------- recording
+
+
+def _settle(result: GateResult, units: list[Unit]) -> None:
+    failed: dict[str, set[str]] = defaultdict(set)
+    for r in result.results:
+        if not r.success:
+            key = r.batch_id if result.layer == "raw" else r.county_code
+            if key:
+                failed[key].add(r.severity)
+    for unit in units:
+        severities = failed.get(unit.key, set())
+        (result.blocked if "block" in severities else result.warned if severities else result.passed).append(unit.key)
+    by_key = {u.key: u for u in units}
+    result.blocked_counties = sorted({by_key[k].county_code for k in result.blocked})
+    result.warned_counties = sorted({by_key[k].county_code for k in result.warned} - set(result.blocked_counties))
+
+
+def _blocked_rows(result: GateResult, units: list[Unit]) -> list[tuple]:
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for r in result.failures("block"):
+        reasons[r.batch_id if result.layer == "raw" else r.county_code].append(r.message)
+    rows = []
+    for unit in units:
+        if unit.key not in reasons:
+            continue
+        reason = "\n".join(reasons[unit.key])
+        if result.layer == "raw":
+            rows.append((unit.batch_id, unit.county_code, unit.feed, reason))
+        else:
+            rows.append((f"{result.layer}:{unit.county_code}", unit.county_code, result.layer, reason))
+    return rows
+
+
+def _record(result: GateResult, units: list[Unit]) -> None:
+    now = dt.datetime.now(dt.UTC)
+    blocked = _blocked_rows(result, units)
+    with _connect() as conn, conn.transaction():
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into quality.validation_results (run_id, validated_at, layer, suite, county_code, feed,"
+                " batch_id, file_name, expectation, expectation_type, severity, success, observed_value,"
+                " unexpected_count, message) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        result.run_id,
+                        now,
+                        r.layer,
+                        r.suite,
+                        r.county_code,
+                        r.feed,
+                        r.batch_id,
+                        r.file_name,
+                        r.expectation,
+                        r.expectation_type,
+                        r.severity,
+                        r.success,
+                        r.observed_value,
+                        r.unexpected_count,
+                        r.message,
+                    )
+                    for r in result.results
+                ],
+            )
+            if result.layer == "raw":
+                cur.execute(
+                    "delete from quality.blocked_batches where layer = 'raw' and batch_id = any(%s)",
+                    ([u.batch_id for u in units],),
+                )
+            else:
+                cur.execute(
+                    "delete from quality.blocked_batches where layer = %s and county_code = any(%s)",
+                    (result.layer, [u.county_code for u in units]),
+                )
+            cur.executemany(
+                "insert into quality.blocked_batches (batch_id, county_code, feed, reason, layer, run_id, blocked_at)"
+                " values (%s, %s, %s, %s, %s, %s, %s)",
+                [(*row, result.layer, result.run_id, now) for row in blocked],
+            )
+    result.blocked_batches = [row[0] for row in blocked]
