@@ -123,7 +123,7 @@ def parse_date(col: str, fmt: str) -> pl.Expr:
 def number_text(col: str) -> pl.Expr:
     """The cell as text, null when blank or 不适用 (never 0)."""
     text = pl.col(col).str.strip_chars()
-    return pl.when(text.is_in(list(NOT_APPLICABLE)) | text.is_null()).then(None).otherwise(text)
+    return pl.when(text.is_in(list(NOT_APPLICABLE)) | text.is_null()).then(None).otherwise(text).alias(col)
 
 
 def number(col: str) -> pl.Expr:
@@ -204,6 +204,11 @@ def _unknown_library(col: str, ctx: Context, what: str = "library code") -> tupl
 
 def _missing(col: str, what: str) -> tuple:
     return ("missing_value", blank(col), f"{what} is blank")
+
+
+def nullable(col: str) -> pl.Expr:
+    """The text, null when blank."""
+    return pl.when(blank(col)).then(None).otherwise(pl.col(col)).alias(col)
 
 
 def _strip_all(df: pl.DataFrame) -> pl.DataFrame:
@@ -366,13 +371,13 @@ def libraries(df: pl.DataFrame, ctx: Context, texts=None) -> Split:
         rules.append(("negative_count", number(col) < 0, pl.format(f"{col} {{}} is negative", pl.col(col))))
     df = classify(df, rules, ctx)
     good = [
-        pl.col("library_code"), pl.col("name_zh"), pl.when(blank("name_en")).then(None).otherwise(pl.col("name_en")),
-        pl.col("level"), pl.when(blank("parent_code")).then(None).otherwise(pl.col("parent_code")),
+        pl.col("library_code"), pl.col("name_zh"), nullable("name_en"),
+        pl.col("level"), nullable("parent_code"),
         pl.col("division_code"), integer("population_served"),
         pl.col("_from").cast(pl.String).alias("valid_from"), pl.col("_to").cast(pl.String).alias("valid_to"),
         number("floor_area_m2"), integer("seats"), integer("children_seats"), integer("networked_pcs"),
         number("weekly_open_hours"), integer("staff"), integer("periodicals"),
-        pl.when(blank("source_system")).then(None).otherwise(pl.col("source_system")),
+        nullable("source_system"),
     ]
     return split(df, good, list(HEADERS["libraries"]))
 
@@ -498,12 +503,11 @@ def holdings(df: pl.DataFrame, ctx: Context, texts=None) -> Split:
          pl.format("item barcode {} lies outside every registered item barcode range", pl.col("item_barcode"))),
     ]
     df = classify(df, rules, ctx)
-    nullable = [pl.when(blank(c)).then(None).otherwise(pl.col(c)).alias(c)
-                for c in ("current_library", "bib_id", "isbn", "title", "clc_class")]
-    good = [pl.lit(ctx.county_code).alias("county_code"), pl.col("item_barcode"), pl.col("owning_library"), *nullable,
+    texts = [nullable(c) for c in ("current_library", "bib_id", "isbn", "title", "clc_class")]
+    good = [pl.lit(ctx.county_code).alias("county_code"), pl.col("item_barcode"), pl.col("owning_library"), *texts,
             pl.when(blank("audience")).then(None).otherwise(pl.col("audience").is_in(children)).alias("is_children"),
             pl.col("_acq").cast(pl.String).alias("acquired_on"), pl.col("_wd").cast(pl.String).alias("withdrawn_on"),
-            pl.when(blank("status")).then(None).otherwise(pl.col("status")).alias("status")]
+            nullable("status")]
     return split(df, good, list(HOLDINGS_COLUMNS))
 
 
