@@ -1,7 +1,8 @@
 -- Grain: month x borrowing library x returning library x item home library x reader home library
 -- (通借通还 flows). Every loan counts, local ones too (borrow = return = item home = reader home),
 -- so shares of cross-library traffic can be computed. return_library_code is null for loans not yet
--- returned. county_code / prefecture_code are those of the borrowing library.
+-- returned. county_code / prefecture_code are those of the borrowing library on the loan date (a library
+-- that moves county mid-month gives one row per county).
 with
 
 loans as (
