@@ -1,0 +1,249 @@
+"""Turning generated data into delivered bytes, exactly as docs/feeds.md says each feed looks.
+
+Every writer returns bytes (or lines) and never touches the clock, so files are byte-identical per seed.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from datetime import date
+
+import numpy as np
+import polars as pl
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from pymarc import Field, Indicators, Leader, Record, Subfield
+
+from .circulation import DESK, EPOCH, LOAN, RENEW, RETURN, SELF, VAN, DayEvents
+
+DIALECT_HEADER = {
+    "interlib": "流水号,操作类型,操作时间,馆代码,图书条码,读者证号,应还日期,操作方式",
+    "libsys": "txn_id,txn_type,txn_time,location_code,item_barcode,patron_barcode,due_date,channel",
+    "koha": "datetime,branch,type,barcode,cardnumber,date_due,other",
+}
+# interlib runs on Windows servers: CRLF; the others LF
+LINE_END = {"interlib": "\r\n", "libsys": "\n", "koha": "\n"}
+_CODES = {
+    "interlib": {LOAN: "借书", RETURN: "还书", RENEW: "续借"},
+    "libsys": {LOAN: "CHECKOUT", RETURN: "CHECKIN", RENEW: "RENEWAL"},
+    "koha": {LOAN: "issue", RETURN: "return", RENEW: "renew"},
+}
+_CHANNELS = {
+    "interlib": {DESK: "柜台", SELF: "自助机", VAN: "流动车"},
+    "libsys": {DESK: "DESK", SELF: "SELF", VAN: "VAN"},
+    "koha": {DESK: "", SELF: "SCO", VAN: "VAN"},
+}
+
+
+def circulation_lines(dialect: str, day: date, ev: DayEvents, lib_codes: list[str], first_id: int,
+                      county_code: str) -> list[str]:
+    """Lines (without terminators) of one day's events, already in delivery order."""
+    if ev.size == 0:
+        return []
+    day0 = (day - EPOCH).days * 86400
+    codes = np.array(lib_codes)
+    df = pl.DataFrame({
+        "id": np.arange(first_id, first_id + ev.size, dtype=np.int64),
+        "kind": ev.kind.astype(np.int8),
+        "ts": day0 + ev.second.astype(np.int64),
+        "lib": codes[ev.lib],
+        "item": ev.item,
+        "reader": ev.reader,
+        "due": ev.due.astype(np.int32),
+        "channel": ev.channel.astype(np.int8),
+    })
+    kind = pl.col("kind").replace_strict(_CODES[dialect], return_dtype=pl.String)
+    channel = pl.col("channel").replace_strict(_CHANNELS[dialect], return_dtype=pl.String)
+    item = pl.col("item").cast(pl.String).str.zfill(16)
+    reader = pl.when(pl.col("reader") >= 0).then(pl.col("reader").cast(pl.String).str.zfill(15))
+    due = pl.when(pl.col("due") >= 0).then(pl.col("due"))
+    ts = pl.from_epoch("ts", time_unit="s")
+    is_return = pl.col("kind") == RETURN
+    if dialect == "interlib":
+        cols = [pl.col("id").cast(pl.String), kind, ts.dt.strftime("%Y/%m/%d %H:%M:%S"), pl.col("lib"), item,
+                pl.when(~is_return).then(reader), pl.from_epoch(due, time_unit="d").dt.strftime("%Y/%m/%d"),
+                channel]
+    elif dialect == "libsys":
+        cols = [pl.lit("LS" + county_code) + pl.col("id").cast(pl.String).str.zfill(10), kind,
+                ts.dt.strftime("%Y-%m-%dT%H:%M:%S+08:00"), pl.col("lib"), item, reader,
+                pl.from_epoch(due, time_unit="d").dt.strftime("%Y-%m-%d"), channel]
+    else:
+        cols = [ts.dt.strftime("%Y-%m-%d %H:%M:%S"), pl.col("lib"), kind, item, pl.when(~is_return).then(reader),
+                pl.from_epoch(due, time_unit="d").dt.strftime("%Y-%m-%d"), channel]
+    line = pl.concat_str([c.fill_null("") for c in cols], separator=",")
+    return df.select(line.alias("line"))["line"].to_list()
+
+
+def csv_bytes(header: str, lines: list[str], encoding: str, line_end: str = "\n", truncated: bool = False) -> bytes:
+    text = line_end.join([header, *lines])
+    if not truncated:
+        text += line_end
+    return text.encode(encoding)
+
+
+def visits_lines(rows: list[tuple[str, str, str, int, int]]) -> list[str]:
+    return [f"{dev},{lib},{hour},{i},{o}" for dev, lib, hour, i, o in rows]
+
+
+VISITS_HEADER = "device_id,library_code,hour_start,in_count,out_count"
+ACTIVITIES_HEADER = "activity_id,library_code,activity_date,activity_type,title,participants,joint_with"
+ROTATIONS_HEADER = "rotation_id,from_library,to_library,shipped_on,volumes"
+LIBRARIES_HEADER = ("library_code,name_zh,name_en,level,parent_code,division_code,population_served,valid_from,"
+                    "valid_to,floor_area_m2,seats,children_seats,networked_pcs,weekly_open_hours,staff,periodicals,"
+                    "source_system")
+RANGES_HEADER = "kind,first_barcode,last_barcode,library_code"
+
+
+def csv_field(value) -> str:
+    """A CSV field: None → blank; quoted when it holds a comma, quote or line break."""
+    if value is None:
+        return ""
+    s = str(value)
+    if any(ch in s for ch in ',"\r\n'):
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+# monthly report (服务点月度统计报表) ----------------------------------------------------------------------
+REPORT_COLUMNS = ["服务点代码", "服务点名称", "到馆人次", "注册读者数", "活跃读者数", "外借册次", "活动次数", "活动参与人次",
+                  "馆藏量", "新增册数", "加工量", "开放时长(小时)", "培训次数"]
+REPORT_GROUPS = [("基本信息", 0, 1), ("服务", 2, 7), ("资源", 8, 10), ("其他", 11, 12)]
+FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+FIXED_DOC_TIME = "2020-01-01T00:00:00Z"
+
+
+def report_xlsx(title: str, rows: list[list], drop_column: str | None = None) -> bytes:
+    """The statistics form as an .xlsx: merged title, merged group headers, column headers, rows, 合计."""
+    cols = list(REPORT_COLUMNS)
+    keep = list(range(len(cols)))
+    if drop_column:
+        keep.remove(cols.index(drop_column))
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "服务点月报"
+    width = len(keep)
+    ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
+    ws.cell(row=1, column=1).alignment = Alignment(horizontal="center")
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    for name, a, b in REPORT_GROUPS:
+        span = [k for k, c in enumerate(keep) if a <= c <= b]
+        if not span:
+            continue
+        ws.cell(row=2, column=span[0] + 1, value=name).alignment = Alignment(horizontal="center")
+        if len(span) > 1:
+            ws.merge_cells(start_row=2, start_column=span[0] + 1, end_row=2, end_column=span[-1] + 1)
+    for k, c in enumerate(keep):
+        ws.cell(row=3, column=k + 1, value=cols[c]).font = Font(bold=True)
+    for i, row in enumerate(rows):
+        for k, c in enumerate(keep):
+            ws.cell(row=4 + i, column=k + 1, value=row[c])
+    totals: list = ["合计", None]
+    for c in range(2, len(cols)):
+        nums = [row[c] for row in rows if isinstance(row[c], (int, float))]
+        totals.append(sum(nums) if nums else None)
+    for k, c in enumerate(keep):
+        ws.cell(row=4 + len(rows), column=k + 1, value=totals[c]).font = Font(bold=True)
+    ws.column_dimensions["B"].width = 36
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _fix_zip(buf.getvalue())
+
+
+def _fix_zip(data: bytes) -> bytes:
+    """Rewrite the xlsx zip with fixed entry times and document properties, so equal content → equal bytes."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)",
+                              rb"\g<1>" + FIXED_DOC_TIME.encode() + rb"\g<3>", body)
+            zi = zipfile.ZipInfo(info.filename, FIXED_ZIP_TIME)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o600 << 16
+            dst.writestr(zi, body)
+    return out.getvalue()
+
+
+# holdings (MARC21) ----------------------------------------------------------------------------------------
+# 中图法 top classes with weights (general / children's) and a few subject words each
+CLC = [
+    ("I247.5", 16, "长篇小说", ["山河", "故乡", "岁月", "远方", "人间", "春风", "长河", "大地"]),
+    ("I266", 6, "散文集", ["草木", "四季", "行走", "书信", "炊烟", "流年"]),
+    ("I207.2", 3, "诗词鉴赏", ["唐诗", "宋词", "元曲", "古诗"]),
+    ("K82", 5, "人物传记", ["名人", "先贤", "工匠", "科学家"]),
+    ("K20", 5, "中国历史", ["古代", "近代", "丝路", "边疆"]),
+    ("K92", 2, "地理风物", ["云岭", "滇南", "高原", "古镇"]),
+    ("G61", 2, "家庭教育", ["亲子", "成长", "习惯"]),
+    ("G4", 5, "教育研究", ["课堂", "乡村教育", "阅读"]),
+    ("G8", 2, "体育健身", ["跑步", "太极", "球类"]),
+    ("TP3", 5, "计算机应用", ["Python", "办公软件", "人工智能", "数据分析"]),
+    ("TS97", 3, "生活百科", ["烹饪", "家居", "养生"]),
+    ("S", 6, "农业技术", ["种植", "养殖", "果树", "茶叶", "中药材"]),
+    ("R", 4, "医药卫生", ["常见病", "中医", "保健"]),
+    ("F", 5, "经济管理", ["乡村振兴", "电商", "创业", "理财"]),
+    ("D", 4, "法律读本", ["民法典", "普法", "乡规"]),
+    ("B", 2, "哲学思想", ["论语", "庄子", "心理"]),
+    ("H", 3, "语言学习", ["汉语", "英语", "方言"]),
+    ("J", 3, "艺术", ["书法", "绘画", "民族音乐"]),
+    ("O", 2, "数理科学", ["数学", "物理"]),
+    ("Q", 1, "生物科学", ["植物", "动物"]),
+    ("X", 1, "环境保护", ["生态", "垃圾分类"]),
+    ("Z", 2, "综合工具书", ["百科", "年鉴"]),
+    ("A", 1, "经典著作", ["选读"]),
+    ("C", 1, "社会科学总论", ["调查"]),
+    ("E", 1, "军事", ["兵器"]),
+    ("N", 1, "自然科学总论", ["科普"]),
+    ("P", 1, "天文地球", ["星空", "地质"]),
+    ("T", 1, "工业技术", ["机械", "电工"]),
+    ("U", 1, "交通运输", ["公路", "汽车"]),
+    ("V", 1, "航空航天", ["飞机", "火箭"]),
+]
+CLC_CHILD = [
+    ("I287", 12, "儿童文学", ["小熊", "森林", "星星", "小狐狸", "魔法", "冒险"]),
+    ("I287.8", 5, "绘本", ["好朋友", "我的家", "颜色", "月亮"]),
+    ("Z228", 4, "少儿百科", ["十万个为什么", "恐龙", "宇宙", "海洋"]),
+    ("G624", 3, "小学教辅", ["作文", "口算", "阅读理解"]),
+    ("K0-49", 1, "少儿历史", ["上下五千年"]),
+    ("J2", 1, "少儿美术", ["手工", "涂色"]),
+]
+
+
+def _isbn13(body12: str) -> str:
+    total = sum(int(c) * (1 if i % 2 == 0 else 3) for i, c in enumerate(body12))
+    return body12 + str((10 - total % 10) % 10)
+
+
+def title_table(seed_rng: np.random.Generator, n_titles: int, n_child_titles: int):
+    """(class, title, isbn, children?) per title index."""
+    out = []
+    for pool, n, is_child in ((CLC_CHILD, n_child_titles, True), (CLC, n_titles - n_child_titles, False)):
+        w = np.array([x[1] for x in pool], dtype=float)
+        cls = seed_rng.choice(len(pool), size=n, p=w / w.sum())
+        words = seed_rng.integers(0, 1000, size=n)
+        nums = seed_rng.integers(0, 10**8, size=n)
+        for k in range(n):
+            code, _, kind, topics = pool[cls[k]]
+            topic = topics[words[k] % len(topics)]
+            vol = "" if words[k] % 7 else f"（第{words[k] % 5 + 2}版）"
+            out.append((code, f"{topic}{kind}{vol}", _isbn13(f"9787{nums[k]:08d}"), is_child))
+    return out
+
+
+def marc_record(bib_id: str, cls: str, title: str, isbn: str, child: bool, acquired_year: int,
+                items: list[list[tuple[str, str]]]) -> bytes:
+    rec = Record(force_utf8=True, leader=Leader("00000nam a2200000   4500"))
+    audience = "j" if child else "e"
+    f008 = f"200101s{acquired_year:04d}    cc     {audience}     0000 1 chi d"
+    rec.add_field(Field(tag="001", data=bib_id))
+    rec.add_field(Field(tag="008", data=f008))
+    rec.add_field(Field(tag="020", indicators=Indicators(" ", " "), subfields=[Subfield("a", isbn)]))
+    rec.add_field(Field(tag="093", indicators=Indicators(" ", " "), subfields=[Subfield("a", cls)]))
+    rec.add_field(Field(tag="245", indicators=Indicators("0", "0"), subfields=[Subfield("a", title)]))
+    for subs in items:
+        rec.add_field(Field(tag="949", indicators=Indicators(" ", " "),
+                            subfields=[Subfield(code, value) for code, value in subs]))
+    return rec.as_marc()
