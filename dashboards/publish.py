@@ -31,6 +31,8 @@ URI_PLACEHOLDER = "${SHUYUN_READER_URI}"
 BUNDLE_ROOT = "shuyun_dashboards"
 COUNTY_CODE = re.compile(r"^\d{6}$")
 KINDS = ("databases", "datasets", "charts", "dashboards")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class PublishError(ValueError):
@@ -57,7 +59,7 @@ def load_assets(root: Path = ASSETS) -> Assets:
     for path in sorted(root.rglob("*.yaml")):
         rel = path.relative_to(root).as_posix()
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - a safe loader
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f", line {mark.line + 1}" if mark else ""
@@ -129,7 +131,7 @@ def build_bundle(assets: Assets, reader_uri: str) -> bytes:
         for rel, doc in assets.files.items():
             if rel.startswith("databases/"):
                 doc = {**doc, "sqlalchemy_uri": reader_uri}
-            zf.writestr(f"{BUNDLE_ROOT}/{rel}", yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+            zf.writestr(f"{BUNDLE_ROOT}/{rel}", yaml.dump(doc, Dumper=_DUMPER, allow_unicode=True, sort_keys=False))
     return buf.getvalue()
 
 
