@@ -455,7 +455,8 @@ def marc_value(record, spec: str) -> str:
         tag, pos = spec.split("/")
         for f in record.get_fields(tag):
             data = f.data if f.is_control_field() else (f.get("a") or "")
-            return data[int(pos)] if data and len(data) > int(pos) else ""
+            char = data[int(pos)] if data and len(data) > int(pos) else ""
+            return "#" if char == " " else char  # MARC writes a blank position as '#'; keep it visible
         return ""
     tag, code = spec[:3], spec[3:]
     for f in record.get_fields(tag):
