@@ -255,7 +255,7 @@ def test_marc_holdings_load_one_row_per_item(province, pg, fmt):
                       "where _batch_id = %s order by item_barcode", (result.batch_id,)).fetchall()
     assert rows[0] == ("2622000000000101", "532622000", "532622003", "B000001", "9787020000000", "边城", "I246.5",
                        False, "2025-03-01", None, "available")
-    assert rows[2][5:] == ("小王子", "I246.5", True, "2024-01-01", "2025-12-31", "withdrawn")
+    assert rows[1][5:] == ("小王子", "I246.5", True, "2024-01-01", "2025-12-31", "withdrawn")
 
 
 def test_cnmarc_in_gbk_with_items_in_905_uses_the_sources_forced_encoding(province, pg, tmp_path):
