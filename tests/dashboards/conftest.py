@@ -124,6 +124,9 @@ create table marts.fct_monthly_reports (
 );
 """
 
+MART_TABLES = ("dim_library", "dim_date", "fct_library_daily", "fct_circulation_events", "fct_cross_library_flows",
+               "fct_holdings_monthly", "fct_monthly_reports")
+
 # month, borrow, return, item home, reader home, loans, returned
 FLOWS = [
     ("2026-01-01", "532622000", "532622001", "532622000", "532622000", 5, 5),
@@ -135,8 +138,8 @@ FLOWS = [
 
 
 def load_marts(conn: psycopg.Connection) -> None:
-    conn.execute("drop schema if exists marts cascade")
-    conn.execute("create schema marts")
+    for table in MART_TABLES:
+        conn.execute(f"drop table if exists marts.{table} cascade")
     conn.execute(MARTS_DDL)
     libs = libraries()
     with conn.cursor() as cur:
@@ -175,12 +178,14 @@ def load_marts(conn: psycopg.Connection) -> None:
             code, _, pcode, *_ = COUNTIES[lib.county]
             for month, held in (("2026-01-01", 1000), ("2026-02-01", 1100)):
                 holdings.append((month, lib.code, code, pcode, "I", "文学", "adult", held, 100, 0))
-                holdings.append((month, lib.code, code, pcode, "G", "文化、科学、教育、体育", "children", held // 2, 50, 5))
+                holdings.append(
+                    (month, lib.code, code, pcode, "G", "文化、科学、教育、体育", "children", held // 2, 50, 5)
+                )
         cur.executemany("insert into marts.fct_holdings_monthly values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                         holdings)
         events = []
-        for n, (clc, lib_code) in enumerate([("I", "532622000")] * 6 + [("K", "532622001")] * 3 + [("TP", "530124000")] * 2
-                                            + [(None, "532623000")]):
+        loans = [("I", "532622000")] * 6 + [("K", "532622001")] * 3 + [("TP", "530124000")] * 2 + [(None, "532623000")]
+        for n, (clc, lib_code) in enumerate(loans):
             lib = next(lib for lib in libs if lib.code == lib_code)
             code, _, pcode, *_ = COUNTIES[lib.county]
             version = f"{lib_code}@2026-02-01" if lib_code == "532622001" else f"{lib_code}@2020-01-01"

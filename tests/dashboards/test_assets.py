@@ -76,8 +76,9 @@ def _drop_chart_id(doc):
 @pytest.mark.parametrize(
     ("rel", "change", "message"),
     [
-        pytest.param("charts/overview_trend.yaml", lambda d: d.update(dataset_uuid="00000000-0000-0000-0000-000000000000"),
-                     "is not in datasets/", id="chart-points-at-unknown-dataset"),
+        pytest.param("charts/overview_trend.yaml",
+                     lambda d: d.update(dataset_uuid="00000000-0000-0000-0000-000000000000"), "is not in datasets/",
+                     id="chart-points-at-unknown-dataset"),
         pytest.param("datasets/shuyun_marts/library_daily.yaml",
                      lambda d: d.update(sql="select * from raw.circulation_events"),
                      "reads schema 'raw'", id="dataset-reads-raw"),
