@@ -64,7 +64,8 @@ def build_items(params: Params, county: County) -> Items:
         serials.append(np.arange(1, n + 1, dtype=np.int64))
         childs.append(r.random(n) < (0.45 if lib.level in ("branch", "service_point") else 0.28))
         lib_start = max((lib.valid_from - EPOCH).days, start - 3650)
-        acq = r.integers(lib_start - 30, start, size=n).astype(np.int32)
+        # stock arrives before the library opens (libraries opening during the period: just before)
+        acq = r.integers(lib_start - 30, max(start, lib_start), size=n).astype(np.int32)
         # a few volumes arrive during the period (新增): not lendable before the snapshot
         new = r.random(n) < 0.02
         acq[new] = r.integers(start, start + params.days, size=int(new.sum()))
@@ -252,8 +253,7 @@ class CountySim:
         want_child = r.random(n) < child_share
         # shelves: available items grouped by (current library, children's flag)
         today = (day - EPOCH).days
-        avail = ~it.on_loan & ~it.lost & (it.withdrawn < 0) & (it.acquired < (self.params.start - EPOCH).days) \
-            & (it.acquired <= today) & (it.last_return < d)
+        avail = ~it.on_loan & ~it.lost & (it.withdrawn < 0) & (it.acquired <= today) & (it.last_return < d)
         n_groups = 2 * len(self.county.libraries)
         key = np.where(avail, it.current.astype(np.int32) * 2 + it.child, n_groups).astype(np.int16)
         order = np.argsort(key, kind="stable")
@@ -328,21 +328,28 @@ class CountySim:
 
     # rotations (流转) -------------------------------------------------------------------------------
     def _rotation_plan(self) -> dict[int, list[Rotation]]:
-        """总馆→分馆 on the first Tuesday of each quarter, 分馆→服务点 on the first Wednesday of each month."""
+        """总馆→分馆: first working Tuesday of a quarter; 分馆→服务点: first working Wednesday of a month."""
         p = self.params
         r = rng(p.seed, "rotation-plan", self.county.code)
         libs = self.county.libraries
         plan: dict[int, list[Rotation]] = {}
+        done_q: set[tuple[int, int]] = set()
+        done_m: set[tuple[int, int]] = set()
         for d in range(WARMUP, WARMUP + p.days):
             day = self.sim_days[d]
-            if day.day > 7:
+            info = self.grid.infos[d]
+            # shipped on the first working Tuesday (quarterly) / Wednesday (monthly) of the month
+            if day.day > 14 or info.holiday or info.weekend:
                 continue
-            if day.weekday() == 1 and day.month in (1, 4, 7, 10):
+            ym = (day.year, day.month)
+            if day.weekday() == 1 and day.month in (1, 4, 7, 10) and ym not in done_q:
+                done_q.add(ym)
                 for i, lib in enumerate(libs):
                     if lib.level == "branch" and lib.valid_on(day):
                         vol = max(1, int(r.integers(150, 420) * p.holdings_scale))
                         plan.setdefault(d, []).append(Rotation(0, i, day, vol))
-            if day.weekday() == 2:
+            if day.weekday() == 2 and ym not in done_m:
+                done_m.add(ym)
                 for i, lib in enumerate(libs):
                     if lib.level != "service_point" or not lib.valid_on(day):
                         continue

@@ -42,7 +42,8 @@ def _date(ctx, param, value):
               help="Output folder (default: $SHUYUN_DEMO_DIR or .shuyun/demo). Replaced if it holds a demo.")
 def generate(size, prefectures, counties, start, days, seed, loans_scale, holdings_scale, faults, out) -> None:
     """Write the demo province: registry, sources.yml, every county's deliveries, manifest.json."""
-    from .generator import GenerateError, generate as run
+    from .generator import GenerateError
+    from .generator import generate as run
     from .params import preset
 
     try:

@@ -107,8 +107,8 @@ def csv_field(value) -> str:
 
 
 # monthly report (服务点月度统计报表) ----------------------------------------------------------------------
-REPORT_COLUMNS = ["服务点代码", "服务点名称", "到馆人次", "注册读者数", "活跃读者数", "外借册次", "活动次数", "活动参与人次",
-                  "馆藏量", "新增册数", "加工量", "开放时长(小时)", "培训次数"]
+REPORT_COLUMNS = ["服务点代码", "服务点名称", "到馆人次", "注册读者数", "活跃读者数", "外借册次", "活动次数",
+                  "活动参与人次", "馆藏量", "新增册数", "加工量", "开放时长(小时)", "培训次数"]
 REPORT_GROUPS = [("基本信息", 0, 1), ("服务", 2, 7), ("资源", 8, 10), ("其他", 11, 12)]
 FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 FIXED_DOC_TIME = "2020-01-01T00:00:00Z"
@@ -247,3 +247,50 @@ def marc_record(bib_id: str, cls: str, title: str, isbn: str, child: bool, acqui
         rec.add_field(Field(tag="949", indicators=Indicators(" ", " "),
                             subfields=[Subfield(code, value) for code, value in subs]))
     return rec.as_marc()
+
+
+_FT, _SF, _RT = "\x1e", "\x1f", b"\x1d"
+_LEADER_MID, _LEADER_END = "nam a22", "   4500"  # of leader "00000nam a2200000   4500" (09 = a: UTF-8)
+
+
+def marc_fast(bib_id: str, cls: str, title: str, isbn: str, child: bool, acquired_year: int,
+              item_fields: list[str]) -> bytes:
+    """The same bytes as `marc_record` (pymarc's `as_marc`), written directly: pymarc builds ~10k records a
+    second, too slow for a province of millions of items. `item_fields` are ready 949 bodies
+    (indicators + subfields + field terminator, ASCII); tests/demo check the equality with pymarc."""
+    audience = "j" if child else "e"
+    head = [
+        ("001", (bib_id + _FT).encode()),
+        ("008", f"200101s{acquired_year:04d}    cc     {audience}     0000 1 chi d{_FT}".encode()),
+        ("020", f"  {_SF}a{isbn}{_FT}".encode()),
+        ("093", f"  {_SF}a{cls}{_FT}".encode()),
+        ("245", f"00{_SF}a{title}{_FT}".encode()),
+    ]
+    directory = []
+    offset = 0
+    for tag, body in head:
+        directory.append(f"{tag}{len(body):04d}{offset:05d}")
+        offset += len(body)
+    for body in item_fields:
+        directory.append(f"949{len(body):04d}{offset:05d}")
+        offset += len(body)
+    dir_bytes = ("".join(directory) + _FT).encode()
+    base = 24 + len(dir_bytes)
+    length = base + offset + 1
+    leader = f"{length:05d}{_LEADER_MID}{base:05d}{_LEADER_END}".encode()
+    return leader + dir_bytes + b"".join(b for _, b in head) + "".join(item_fields).encode() + _RT
+
+
+def item_field_bodies(owner: list[str], current: list[str], barcode, acquired_days, withdrawn_days,
+                      status) -> list[str]:
+    """949 field bodies for many items at once (polars), in the order given."""
+    df = pl.DataFrame({"a": owner, "b": current, "i": barcode, "d": acquired_days, "w": withdrawn_days,
+                       "s": status})
+    w = pl.when(pl.col("w") >= 0).then(
+        pl.lit(_SF + "w") + pl.from_epoch(pl.col("w"), time_unit="d").dt.strftime("%Y%m%d")).otherwise(pl.lit(""))
+    body = pl.concat_str([
+        pl.lit("  " + _SF + "a"), pl.col("a"), pl.lit(_SF + "b"), pl.col("b"),
+        pl.lit(_SF + "i"), pl.col("i").cast(pl.String).str.zfill(16),
+        pl.lit(_SF + "d"), pl.from_epoch(pl.col("d"), time_unit="d").dt.strftime("%Y%m%d"),
+        w, pl.lit(_SF + "s"), pl.col("s"), pl.lit(_FT)])
+    return df.select(body.alias("f"))["f"].to_list()

@@ -258,7 +258,8 @@ def _county(params: Params, ccode: str, zh: str, en: str, pref_code: str, dialec
         tzh, ten = town_names[i]
         kind_zh, kind_en, tcode = ("镇", "Town", 100 + i + 1) if r.random() < 0.7 else ("乡", "Township", 200 + i + 1)
         below = bool(r.random() < 0.25)
-        hours = _schedule([2, 3, 4, 5, 6], 9, 16) if below and r.random() < 0.6 else _schedule([1, 2, 3, 4, 5, 6], 9, 17)
+        short_hours = below and r.random() < 0.6
+        hours = _schedule([2, 3, 4, 5, 6], 9, 16) if short_hours else _schedule([1, 2, 3, 4, 5, 6], 9, 17)
         b = Library(
             code=f"{ccode}{i + 1:03d}", level="branch", division_code=f"{ccode}{tcode:03d}",
             population=int(town_pop[i]),
@@ -331,7 +332,8 @@ def _county(params: Params, ccode: str, zh: str, en: str, pref_code: str, dialec
 
 
 def _self_service(r, ccode, base_zh, base_en, parent, j, valid_from):
-    place_zh, place_en = [("人民广场", "People's Square"), ("汽车站", "Bus Station"), ("文化公园", "Culture Park")][j % 3]
+    places = [("人民广场", "People's Square"), ("汽车站", "Bus Station"), ("文化公园", "Culture Park")]
+    place_zh, place_en = places[j % 3]
     return Library(
         code=f"{ccode}{950 + j:03d}", level="self_service", division_code=ccode, population=None,
         versions=[Version(valid_from, None, f"{base_zh}24小时自助图书馆（{place_zh}）",
