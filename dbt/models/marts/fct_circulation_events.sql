@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_raw__circulation_events') }}, {{ ref('stg_raw__libraries') }}, {{ ref('stg_raw__barcode_ranges') }}
 -- Grain: one loan / return / renewal event (duplicated deliveries removed).
 -- Incremental, delete+insert by event_date: see macros/incremental_days.sql for the days rebuilt.
 {{ config(

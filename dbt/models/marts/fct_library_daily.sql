@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_raw__circulation_events') }}, {{ ref('stg_raw__libraries') }}, {{ ref('stg_raw__barcode_ranges') }}
 -- Grain: one library x one day with any circulation or gate count (days without either have no row).
 -- Incremental, delete+insert by date_day (days of new circulation events or new gate counts).
 {{ config(

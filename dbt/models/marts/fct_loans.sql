@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_raw__circulation_events') }}, {{ ref('stg_raw__libraries') }}, {{ ref('stg_raw__barcode_ranges') }}
 -- Grain: one loan, with its renewals and its return (wherever it was returned).
 -- Incremental, delete+insert by loan_date. Besides the days of incremental_rebuild_days, a run
 -- re-opens the loan days of loans a new event may close or re-pair: loans of items with new
