@@ -159,6 +159,7 @@ def classify(df: pl.DataFrame, rules: list[tuple[str, pl.Expr, pl.Expr | str]], 
         else:
             rule_expr, reason_expr = rule_expr.when(cond).then(pl.lit(name)), reason_expr.when(cond).then(reason)
     df = df.with_columns(_rule=rule_expr.otherwise(None), _reason=reason_expr.otherwise(None).cast(pl.String))
+    df = df.with_columns(_reason=pl.coalesce("_reason", pl.concat_str(pl.col("_rule"), pl.lit(" (no detail)"))))
     if ctx.truncated_line is not None:
         cut = (pl.col("_line") == ctx.truncated_line) & pl.col("_rule").is_not_null()
         df = df.with_columns(
@@ -212,7 +213,8 @@ def nullable(col: str) -> pl.Expr:
 
 
 def _strip_all(df: pl.DataFrame) -> pl.DataFrame:
-    return df.with_columns(pl.col(c).str.strip_chars() for c in df.columns if df.schema[c] == pl.String)
+    """Trim every text cell; a missing cell becomes "" (blank), so every rule sees one kind of nothing."""
+    return df.with_columns(pl.col(c).str.strip_chars().fill_null("") for c in df.columns if df.schema[c] == pl.String)
 
 
 # ------------------------------------------------------------------------------------------- circulation

@@ -19,6 +19,7 @@ Any error rolls the whole batch back and leaves a `failed` ledger row with the r
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -113,12 +114,19 @@ class Delivery:
     src: Source | None = None  # None for registry feeds
 
 
-def _frame(columns: list[str], lines: list[int], rows: list[list]) -> pl.DataFrame:
-    if rows:
-        data = {c: list(v) for c, v in zip(columns, zip(*rows, strict=True), strict=True)}
+def _frame(columns: list[str], lines: list[int], rows: list[list] | None = None,
+           texts: list[str] | None = None) -> pl.DataFrame:
+    """A batch as a frame of strings: from checked CSV lines (parsed by polars) or from rows."""
+    schema = {c: pl.String for c in columns}
+    if texts:
+        df = pl.read_csv(io.BytesIO("\n".join(texts).encode()), has_header=False, schema=schema,
+                         quote_char='"', infer_schema=False)
+        if df.height != len(lines):
+            raise LoadError(f"internal: polars split {len(lines)} checked lines into {df.height} rows")
+    elif rows:
+        df = pl.DataFrame(rows, schema=schema, orient="row")
     else:
-        data = {c: [] for c in columns}
-    df = pl.DataFrame(data, schema={c: pl.String for c in columns})
+        df = pl.DataFrame(schema=schema)
     return df.with_columns(_line=pl.Series(lines, dtype=pl.Int64))
 
 
@@ -148,7 +156,7 @@ def _marc_chunks(d: Delivery) -> Iterator[readers.Chunk]:
         for row in F.marc_items(record, src.marc_items, profile):
             chunk.lines.append(n)
             chunk.rows.append(row)
-        if len(chunk.rows) >= readers.BATCH_ROWS:
+        if len(chunk.lines) >= readers.BATCH_ROWS:
             yield chunk
             chunk = readers.Chunk(columns)
     yield chunk
@@ -182,7 +190,7 @@ def _form_chunks(d: Delivery) -> Iterator[readers.Chunk]:
     if form.totals is None:
         chunk.rejects.append(readers.Reject(None, "totals_mismatch", "the form has no 合计 (totals) row", None))
     else:
-        wrong = F.check_totals(_frame(form.columns, chunk.lines, chunk.rows), form.totals[1], form.columns)
+        wrong = F.check_totals(_frame(form.columns, chunk.lines, rows=chunk.rows), form.totals[1], form.columns)
         if wrong:
             chunk.rejects.append(readers.Reject(form.totals[0], "totals_mismatch", "; ".join(wrong),
                                                 dict(zip(form.columns, form.totals[1], strict=True))))
@@ -359,9 +367,10 @@ def _load_chunk(conn, chunk: readers.Chunk, ctx: F.Context, table: str, meta: di
     bad_frames = []
     if chunk.rejects:
         bad_frames.append(_reject_frame(chunk.rejects, ctx.pseudo))
-    if chunk.rows:
+    if chunk.lines:
         ctx.truncated_line = chunk.truncated_line
-        split = F.TRANSFORMS[ctx.feed](_frame(chunk.columns, chunk.lines, chunk.rows), ctx, chunk.texts)
+        frame = _frame(chunk.columns, chunk.lines, chunk.rows, chunk.texts)
+        split = F.TRANSFORMS[ctx.feed](frame, ctx, chunk.texts)
         good = split.good.with_columns(
             pl.lit(meta["_batch_id"]).alias("_batch_id"), pl.lit(meta["_source"]).alias("_source"),
             pl.lit(meta["_file"]).alias("_file"), pl.lit(meta["_loaded_at"]).alias("_loaded_at"),
@@ -379,7 +388,7 @@ def _load_chunk(conn, chunk: readers.Chunk, ctx: F.Context, table: str, meta: di
         _copy(conn, "quarantine.rejected_rows", bad)
         by_rule.update(bad["rule"].to_list())
     result.rows_quarantined += bad.height
-    result.rows_read += len(chunk.rows) + len(chunk.rejects)
+    result.rows_read += len(chunk.lines) + len(chunk.rejects)
 
 
 def _delete_batch(conn, table: str, batch_id: str) -> None:

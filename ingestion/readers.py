@@ -17,7 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 BLOCK_BYTES = 4 << 20
-BATCH_ROWS = 200_000
+BATCH_ROWS = 50_000
 
 
 @dataclass
@@ -32,8 +32,8 @@ class Reject:
 class Chunk:
     columns: list[str]
     lines: list[int] = field(default_factory=list)
-    rows: list[list] = field(default_factory=list)  # each row has len(columns) values
-    texts: list[str] = field(default_factory=list)  # the decoded line per row (CSV only)
+    rows: list[list] = field(default_factory=list)  # xlsx/MARC: each row has len(columns) values
+    texts: list[str] = field(default_factory=list)  # CSV: the decoded, checked line per row
     rejects: list[Reject] = field(default_factory=list)
     truncated_line: int | None = None  # CSV: last line of the file had no line end
     file_level: str | None = None  # the whole file is refused for this reason (every line quarantined)
@@ -67,89 +67,118 @@ def guess_decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def _lines(path: Path) -> Iterator[tuple[bytes, bool]]:
-    """Physical lines as bytes (without line end), with whether the line ended with a newline."""
-    with open(path, "rb") as fh:
-        rest = b""
-        while True:
-            block = fh.read(BLOCK_BYTES)
-            if not block:
-                break
-            block = rest + block
-            parts = block.split(b"\n")
-            rest = parts.pop()
-            for part in parts:
-                yield part.rstrip(b"\r"), True
-        if rest:
-            yield rest.rstrip(b"\r"), False
+def _decoded_lines(fh, encoding: str) -> Iterator[tuple[str | None, bytes | None, bool]]:
+    """(text, undecodable bytes, ended with a newline) per physical line after the header.
+
+    Decodes whole blocks at once (a newline byte never occurs inside a GBK/GB18030/UTF-8 character),
+    falling back to line-by-line decoding only for a block that holds an undecodable line."""
+    rest = b""
+    while True:
+        block = fh.read(BLOCK_BYTES)
+        if not block:
+            break
+        block = rest + block
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            rest = block
+            continue
+        body, rest = block[:cut], block[cut + 1:]
+        try:
+            texts = body.decode(encoding).split("\n")
+        except UnicodeDecodeError:
+            texts = None
+        if texts is not None:
+            for text in texts:
+                yield (text[:-1] if text.endswith("\r") else text), None, True
+            continue
+        for raw in body.split(b"\n"):
+            raw = raw.rstrip(b"\r")
+            try:
+                yield raw.decode(encoding), None, True
+            except UnicodeDecodeError:
+                yield None, raw, True
+    if rest:
+        rest = rest.rstrip(b"\r")
+        try:
+            yield rest.decode(encoding), None, False
+        except UnicodeDecodeError:
+            yield None, rest, False
 
 
 def read_csv(path: Path, encoding: str, header: tuple[str, ...] | list[str],
              batch_rows: int = BATCH_ROWS) -> Iterator[Chunk]:
-    """Decode and split a delimited file in bounded batches.
+    """Decode and check a delimited file in bounded batches of validated lines (`Chunk.texts`).
 
     - header missing, undecodable or different from `header` after decoding → every data line is
       quarantined as `wrong_encoding` (the file as delivered cannot be trusted);
     - a line that does not decode → `wrong_encoding` for that line;
     - a line with the wrong number of fields (or broken quoting) → `malformed_row`.
+    Lines that pass are split into fields later, by polars, a batch at a time.
     """
     header = list(header)
     width = len(header)
-    lines = _lines(path)
-    first = next(lines, None)
     columns = header
-    if first is None:
-        return
-    head_ok, head_text = False, None
-    try:
-        head_text = first[0].decode(encoding)
-        head_fields = [f.strip().lstrip("\ufeff") for f in (_split(head_text) or [])]
-        head_ok = head_fields == header
-    except UnicodeDecodeError:
-        pass
-    if not head_ok:
-        shown = (head_text if head_text is not None else guess_decode(first[0]))[:120]
-        reason = (f"header does not match the {encoding} export expected here "
-                  f"(expected {','.join(header)!r}, found {shown!r}); file not decodable as declared")
-        chunk = Chunk(columns, file_level=reason)
-        for n, (raw, _) in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            chunk.rejects.append(Reject(n, "wrong_encoding", reason, {"line": guess_decode(raw)}))
-            if len(chunk.rejects) >= batch_rows:
-                yield chunk
-                chunk = Chunk(columns, file_level=reason)
-        yield chunk
-        return
-
-    chunk = Chunk(columns)
-    for n, (raw, ended) in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
+    with open(path, "rb") as fh:
+        first = fh.readline().rstrip(b"\r\n")
+        if not first.strip():
+            return
+        head_ok, head_text = False, None
         try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError as err:
-            rule = "wrong_encoding" if ended else "malformed_row"
-            what = f"bytes {err.start}-{err.end} are not valid {encoding}"
-            reason = what if ended else f"last line is cut off (no line end): {what}"
-            chunk.rejects.append(Reject(n, rule, reason, {"line": guess_decode(raw)}))
-            continue
-        fields = _split(text)
-        if fields is None or len(fields) != width:
-            got = "broken quoting" if fields is None else f"{len(fields)} fields"
-            cut = "" if ended else "; last line is cut off (no line end)"
-            chunk.rejects.append(Reject(n, "malformed_row", f"expected {width} fields, found {got}{cut}",
-                                        {"line": text}))
-            continue
-        chunk.lines.append(n)
-        chunk.rows.append(fields)
-        chunk.texts.append(text)
-        if not ended:
-            chunk.truncated_line = n
-        if len(chunk.rows) >= batch_rows:
+            head_text = first.decode(encoding)
+            head_fields = [f.strip().lstrip("\ufeff") for f in (_split(head_text) or [])]
+            head_ok = head_fields == header
+        except UnicodeDecodeError:
+            pass
+        if not head_ok:
+            shown = (head_text if head_text is not None else guess_decode(first))[:120]
+            reason = (f"header does not match the {encoding} export expected here "
+                      f"(expected {','.join(header)!r}, found {shown!r}); file not decodable as declared")
+            chunk = Chunk(columns, file_level=reason)
+            for n, (text, _raw, _ended) in enumerate(_decoded_lines(fh, "latin-1"), start=1):
+                if not text.strip():
+                    continue
+                line = guess_decode(text.encode("latin-1"))
+                chunk.rejects.append(Reject(n, "wrong_encoding", reason, {"line": line}))
+                if len(chunk.rejects) >= batch_rows:
+                    yield chunk
+                    chunk = Chunk(columns, file_level=reason)
             yield chunk
-            chunk = Chunk(columns)
-    yield chunk
+            return
+
+        chunk = Chunk(columns)
+        commas = width - 1
+        for n, (text, raw, ended) in enumerate(_decoded_lines(fh, encoding), start=1):
+            if text is None:
+                if not raw.strip():
+                    continue
+                rule = "wrong_encoding" if ended else "malformed_row"
+                what = f"the line is not valid {encoding}"
+                reason = what if ended else f"last line is cut off (no line end): {what}"
+                chunk.rejects.append(Reject(n, rule, reason, {"line": guess_decode(raw)}))
+                continue
+            if '"' in text:
+                fields = _split(text)
+                count = -1 if fields is None else len(fields)
+            else:
+                count = text.count(",") + 1
+            if count != width:
+                if not text.strip():
+                    continue
+                got = "broken quoting" if count < 0 else f"{count} fields"
+                cut = "" if ended else "; last line is cut off (no line end)"
+                chunk.rejects.append(Reject(n, "malformed_row", f"expected {width} fields, found {got}{cut}",
+                                            {"line": text}))
+                continue
+            if commas == 0 and not text.strip():
+                continue
+            chunk.lines.append(n)
+            chunk.texts.append(text)
+            if not ended:
+                chunk.truncated_line = n
+            if len(chunk.lines) >= batch_rows:
+                yield chunk
+                chunk = Chunk(columns)
+        yield chunk
 
 
 # ------------------------------------------------------------------------------------------- XLSX
