@@ -139,8 +139,11 @@ class Check:
 
 
 def _rows(query: str):
+    """Offending rows by SQL. GX substitutes `{batch}` by `(select ... where <partition>) as subselect`, which takes
+    no alias of ours: `from {batch} b` is written here and wrapped once as `from (select * from {batch}) b`."""
     import great_expectations as gx
 
+    query = query.replace("from {batch} b", "from (select * from {batch}) b")
     return gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=query)
 
 

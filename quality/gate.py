@@ -237,19 +237,44 @@ def _missing_table(layer: str, table: str, checks: list[Check]) -> CheckResult:
 
 
 def _validate(vd, layer: str, table: str, checks: list[Check], unit: Unit) -> list[CheckResult]:
-    from great_expectations.exceptions import NoAvailableBatchesError
+    from great_expectations.exceptions.exceptions import NoAvailableBatchesError
 
     column = project.partition_column(layer)
+    result_format: dict = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
+    if table in WHERE_COLUMNS:
+        result_format["unexpected_index_column_names"] = WHERE_COLUMNS[table]
     try:
-        suite_result = vd.run(batch_parameters={column: unit.key})
+        suite_result = vd.run(batch_parameters={column: unit.key}, result_format=result_format)
     except NoAvailableBatchesError:
         return [_empty(layer, table, checks, unit)]
     by_name = {c.name: c for c in checks}
     out = []
     for er in suite_result.results:
         check = by_name[er.expectation_config.meta["check"]]
-        out.append(_to_result(check, er, unit, table))
+        examples = None
+        if not er.success and er.expectation_config.type == "unexpected_rows_expectation":
+            examples = _example_rows(er.expectation_config.kwargs["unexpected_rows_query"], table, column, unit.key)
+        out.append(_to_result(check, er, unit, table, examples))
     return out
+
+
+def _example_rows(query: str, table: str, column: str, key: str) -> list[dict] | None:
+    """A few offending rows of a failed row-level check, for the message (GX's SUMMARY format keeps only a count).
+    The check's own query runs on the same partition GX validated."""
+    from psycopg import sql
+    from psycopg.rows import dict_row
+
+    try:
+        with _connect() as conn:
+            batch = sql.SQL("(select * from {} where {} = {}) as subselect").format(
+                sql.Identifier(*table.split(".")), sql.Identifier(column), sql.Literal(key)
+            ).as_string(conn)
+            text = query.format(batch=batch) + f" limit {EXAMPLES}"
+            with conn.cursor(row_factory=dict_row) as cur:
+                return cur.execute(text).fetchall()
+    except (psycopg.Error, GateError) as err:  # the count from GX stands; only the examples are missing
+        log.warning("could not fetch example rows of %s: %s", table, err)
+        return None
 
 
 def _empty(layer: str, table: str, checks: list[Check], unit: Unit) -> CheckResult:
@@ -286,7 +311,7 @@ def _where(unit: Unit, table: str) -> str:
     return f"county {unit.county_code} {table}"
 
 
-def _to_result(check: Check, er, unit: Unit, table: str) -> CheckResult:
+def _to_result(check: Check, er, unit: Unit, table: str, examples: list[dict] | None = None) -> CheckResult:
     res = er.result or {}
     info = er.exception_info or {}
     raised = info.get("raised_exception") or any(
@@ -302,7 +327,7 @@ def _to_result(check: Check, er, unit: Unit, table: str) -> CheckResult:
     if raised:
         text += f" -- could not be evaluated: {_exception_message(info)}"
     elif not success:
-        text += f" -- {_detail(res, unexpected)}"
+        text += f" -- {_detail(res, unexpected, examples)}"
     return CheckResult(
         layer=check.layer,
         suite=check.suite,
@@ -329,8 +354,7 @@ def _exception_message(info: dict) -> str:
     return "unknown error"
 
 
-def _detail(res: dict, unexpected: int | None) -> str:
-    rows = (res.get("details") or {}).get("unexpected_rows")
+def _detail(res: dict, unexpected: int | None, rows: list[dict] | None = None) -> str:
     if rows:
         examples = "; ".join(_describe_row(r) for r in rows[:EXAMPLES])
         return f"{unexpected} offending rows, e.g. {examples}"

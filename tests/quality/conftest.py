@@ -1,0 +1,71 @@
+"""Fixtures of the quality tests: the province of gate_data.py, loaded once, and the three gates run once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from gate_data import (
+    MART_CLEAN,
+    MART_FAULTS,
+    STG_CLEAN,
+    STG_FAULTS,
+    create_transformer_tables,
+    load_marts,
+    load_raw,
+    load_staging,
+    raw_events_of,
+)
+
+from shuyun import warehouse as wh
+
+# ------------------------------------------------------------------------------------------ the session's gates
+
+@dataclass
+class Gates:
+    batches: dict[str, str]
+    raw: object
+    staging: object
+    marts: object
+    owner: wh.Address
+
+    def outcome(self, gate, check: str, unit: str) -> bool:
+        layer_result = getattr(self, gate)
+        key = "batch_id" if gate == "raw" else "county_code"
+        found = [r for r in layer_result.results if r.expectation == check and getattr(r, key) == unit]
+        assert len(found) == 1, f"expected one result of {check} for {unit}, got {found}"
+        return found[0].success
+
+
+@pytest.fixture(scope="session")
+def quality_home(tmp_path_factory, monkeypatch_session):
+    home = tmp_path_factory.mktemp("quality_home")
+    monkeypatch_session.setenv("SHUYUN_QUALITY_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def gates(warehouse_env, quality_home) -> Gates:
+    import quality
+    from quality.gate import DDL
+
+    db = warehouse_env.dbname
+    with psycopg.connect(wh.address("transformer", dbname=db).conninfo(), autocommit=True) as conn:
+        conn.execute(DDL.read_text())
+        with conn.cursor() as cur:
+            create_transformer_tables(cur)
+    with psycopg.connect(wh.address("loader", dbname=db).conninfo(), autocommit=True) as conn, conn.cursor() as cur:
+        batches = load_raw(cur)
+        for county in [STG_CLEAN, *STG_FAULTS.values(), MART_CLEAN, *MART_FAULTS.values()]:
+            raw_events_of(cur, county)
+    with psycopg.connect(wh.address("transformer", dbname=db).conninfo(), autocommit=True) as conn:
+        with conn.cursor() as cur:
+            for county, fault in [(STG_CLEAN, None), *((c, f) for f, c in STG_FAULTS.items())]:
+                load_staging(cur, county, fault)
+            for county, fault in [(MART_CLEAN, None), *((c, f) for f, c in MART_FAULTS.items())]:
+                load_marts(cur, county, fault)
+    raw = quality.run_gate("raw")
+    staging = quality.run_gate("staging")
+    marts = quality.run_gate("marts")
+    return Gates(batches=batches, raw=raw, staging=staging, marts=marts, owner=warehouse_env)

@@ -1,0 +1,106 @@
+"""The gates: every check fails on its injected fault and passes on clean data; one county's block never holds
+back another; results are written in plain words; Data Docs are built."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from gate_data import MART_CLEAN, MART_FAULTS, RAW_FAULTS, STG_CLEAN, STG_FAULTS, A, B
+
+from quality.checks import build_checks
+
+pytestmark = pytest.mark.slow  # Great Expectations' import alone takes ~10 s
+
+CHECKS = {c.name: c for c in build_checks()}
+
+
+def test_every_check_has_an_injected_fault():
+    # given the checks as code, when we list the faults of this suite, then none is left untested
+    # (the *_columns schema checks are tested by dropping a column, below)
+    tested = set(RAW_FAULTS) | set(STG_FAULTS) | set(MART_FAULTS)
+    untested = {n for n in CHECKS if not n.endswith("_columns")} - tested
+    assert not untested
+
+
+@pytest.mark.parametrize("check", [pytest.param(c, id=c) for c in RAW_FAULTS])
+def test_raw_check_fails_on_its_fault_and_passes_on_clean_data(gates, check):
+    # given a clean delivery of the feed and a delivery carrying the fault
+    feed, county, _, _ = RAW_FAULTS[check]
+    clean = gates.batches[f"clean:{feed}:{county}"]
+    faulty = gates.batches[f"fault:{check}"]
+    # when the raw gate validated both, then the check passed on the clean one and failed on the faulty one
+    assert gates.outcome("raw", check, clean) is True
+    assert gates.outcome("raw", check, faulty) is False
+
+
+@pytest.mark.parametrize("check", [pytest.param(c, id=c) for c in STG_FAULTS])
+def test_staging_check_fails_on_its_fault_and_passes_on_clean_data(gates, check):
+    assert gates.outcome("staging", check, STG_CLEAN) is True
+    assert gates.outcome("staging", check, STG_FAULTS[check]) is False
+
+
+@pytest.mark.parametrize("check", [pytest.param(c, id=c) for c in MART_FAULTS])
+def test_marts_check_fails_on_its_fault_and_passes_on_clean_data(gates, check):
+    assert gates.outcome("marts", check, MART_CLEAN) is True
+    assert gates.outcome("marts", check, MART_FAULTS[check]) is False
+
+
+def test_clean_data_passes_every_check(gates):
+    clean = [b for label, b in gates.batches.items() if label.startswith("clean:")]
+    failures = [r.message for r in gates.raw.results if r.batch_id in clean and not r.success]
+    failures += [r.message for r in gates.staging.results if r.county_code == STG_CLEAN and not r.success]
+    failures += [r.message for r in gates.marts.results if r.county_code == MART_CLEAN and not r.success]
+    assert failures == []
+    assert set(clean) <= set(gates.raw.passed)
+    assert STG_CLEAN in gates.staging.passed and MART_CLEAN in gates.marts.passed
+
+
+def test_a_blocked_county_does_not_block_another(gates):
+    # given county A delivered faulty batches and county B only clean ones
+    with psycopg.connect(gates.owner.conninfo()) as conn:
+        blocked = conn.execute("select batch_id, county_code from quality.blocked_batches where layer = 'raw'").fetchall()
+    # then A's faulty deliveries with a failed block check are held, B's and A's clean deliveries are not
+    assert A in gates.raw.blocked_counties and B not in gates.raw.blocked_counties
+    assert ("fault-item_barcode_in_registered_range", A) in blocked
+    assert not [b for b, county in blocked if county == B or b.startswith("clean-")]
+    # and a warn-only fault lets its delivery flow
+    assert "fault-channel_known" in gates.raw.warned
+    assert "fault-channel_known" not in {b for b, _ in blocked}
+    # and in marts only the faulty counties are held, the clean one flows
+    assert MART_CLEAN in gates.marts.passed and MART_FAULTS["daily_grain_unique"] in gates.marts.blocked_counties
+
+
+def test_results_are_written_with_readable_messages(gates):
+    with psycopg.connect(gates.owner.conninfo()) as conn:
+        row = conn.execute(
+            "select severity, success, unexpected_count, message, county_code, feed from quality.validation_results"
+            " where batch_id = 'fault-item_barcode_in_registered_range'"
+            " and expectation = 'item_barcode_in_registered_range'"
+        ).fetchone()
+        total = conn.execute("select count(*) from quality.validation_results").fetchone()[0]
+        reason = conn.execute(
+            "select reason from quality.blocked_batches where batch_id = 'fault-item_barcode_in_registered_range'"
+        ).fetchone()[0]
+    severity, success, unexpected, message, county, feed = row
+    assert (severity, success, unexpected, county, feed) == ("block", False, 1, A, "circulation")
+    # names the county, the file, the library, the line and the rule
+    for words in (A, "circ_20240305.csv", f"library {A}000", "line 3", "registered item barcode range"):
+        assert words in message
+    assert "item barcode" in reason
+    assert total >= gates.raw.results_count + gates.staging.results_count + gates.marts.results_count
+    assert "blocked" in gates.raw.summary()
+
+
+def test_column_map_failures_name_the_offending_values(gates):
+    [r] = [r for r in gates.raw.results
+           if r.expectation == "entries_non_negative" and r.batch_id == "fault-entries_non_negative"]
+    assert r.unexpected_count == 1 and "-3" in r.message and "gate_20240305.csv" in r.message
+
+
+def test_data_docs_index_is_built(gates, quality_home):
+    import quality
+
+    index = quality.build_data_docs()
+    assert index == quality_home / "data_docs" / "index.html"
+    html = index.read_text(encoding="utf-8")
+    assert "raw__circulation_events" in html
