@@ -90,9 +90,11 @@ def run_source(source_name: str, feeds: list[str] | None = None, *, registry_pat
     unknown = [f for f in wanted if f not in FEEDS]
     if unknown:
         raise RegistryError(f"unknown feed(s) {unknown}; expected some of {FEEDS}")
-    if src.transport.get("kind", "file_drop") != "file_drop":
-        raise RegistryError(f"source {src.name}: transport {src.transport.get('kind')!r} is not supported yet "
-                            "(file_drop only)")
+    kind = src.transport.get("kind", "file_drop")
+    if kind in ("sql", "http_json"):
+        return _pull(src, wanted, interval)
+    if kind != "file_drop":
+        raise RegistryError(f"source {src.name}: transport {kind!r} is not one of file_drop, sql, http_json")
     results = []
     for feed in wanted:
         if feed not in src.feeds:
@@ -104,4 +106,21 @@ def run_source(source_name: str, feeds: list[str] | None = None, *, registry_pat
                 log.exception("%s", path)
                 results.append(BatchResult("", src.name, feed, path.name, status="failed",
                                            message=f"{type(err).__name__}: {err}"))
+    return results
+
+
+def _pull(src: Source, feeds: list[str], interval: tuple[date, date] | None) -> list[BatchResult]:
+    from ingestion import transports
+
+    kind = src.transport["kind"]
+    results = []
+    for feed in feeds:
+        if feed not in src.feeds:
+            continue
+        if kind == "sql":
+            if feed != "circulation":
+                continue
+            results.append(transports.pull_sql(src, feed))
+        elif feed == "visits":
+            results += [transports.pull_http(src, day, feed) for day in transports.days(interval)]
     return results

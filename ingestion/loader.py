@@ -229,7 +229,7 @@ def _reject_frame(rejects: list[readers.Reject], pseudo: Pseudonymiser) -> pl.Da
     )
 
 
-def ingest_delivery(d: Delivery, *, supersede_feed: bool = False) -> BatchResult:
+def ingest_delivery(d: Delivery, *, supersede_feed: bool = False, watermark: str | None = None) -> BatchResult:
     """Load one file as one batch (see the module docstring). Never raises for bad data."""
     started = time.monotonic()
     file_name = d.path.name
@@ -244,7 +244,7 @@ def ingest_delivery(d: Delivery, *, supersede_feed: bool = False) -> BatchResult
         archived = archive(d.path, d.source, d.feed, sha)
         with warehouse.connect("loader", autocommit=True) as conn:
             try:
-                _load(conn, d, result, sha, archived, supersede_feed)
+                _load(conn, d, result, sha, archived, supersede_feed, watermark)
             except Exception as err:
                 result.status = "failed"
                 result.message = _plain(err)
@@ -283,7 +283,7 @@ def _record_failure(conn, d: Delivery, result: BatchResult, sha: str, archived: 
 
 
 def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, archived: Path,
-          supersede_feed: bool) -> None:
+          supersede_feed: bool, watermark: str | None = None) -> None:
     table = F.TABLES[d.feed]
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))",
@@ -351,9 +351,9 @@ def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, 
                           else (f"quarantined: {summary}" if summary else ""))
         conn.execute(
             """update raw.ingest_batches set rows_read = %s, rows_loaded = %s, rows_quarantined = %s,
-                   status = %s, message = %s, finished_at = clock_timestamp() where batch_id = %s""",
+                   status = %s, message = %s, watermark = %s, finished_at = clock_timestamp() where batch_id = %s""",
             (result.rows_read, result.rows_loaded, result.rows_quarantined, result.status, result.message or None,
-             result.batch_id),
+             watermark, result.batch_id),
         )
         if previous:
             conn.execute("update raw.ingest_batches set status = 'superseded', superseded_by = %s "

@@ -1,0 +1,163 @@
+"""Pull transports: SQL (Koha-style table on the machine's MariaDB) with watermark resume, and an HTTP
+JSON gate counter served by a local http.server."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+
+from ingestion import run_source
+from tests.ingestion.conftest import WRITTEN_READERS
+
+MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
+
+
+def _registry(tmp_path, name: str, county: str, dialect: str, transport: dict, feeds: list[str]):
+    path = tmp_path / "sources.yml"
+    path.write_text(yaml.safe_dump({"province": {"code": "530000"}, "sources": [{
+        "name": name, "county_code": county, "county_name_zh": "测试县", "library_code": f"{county}000",
+        "dialect": dialect, "encoding": "utf-8", "transport": transport, "feeds": feeds}]}, allow_unicode=True),
+        encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def koha_table():
+    pymysql = pytest.importorskip("pymysql")
+    try:
+        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database="test",
+                               connect_timeout=3, autocommit=True)
+    except pymysql.MySQLError as err:
+        pytest.skip(f"MariaDB at 127.0.0.1:3306 (root, database test) is unreachable: {err}")
+    table = f"shuyun_koha_statistics_{os.getpid()}"
+    with conn.cursor() as cur:
+        cur.execute(f"drop table if exists {table}")
+        cur.execute(f"""create table {table} (
+            datetime datetime not null, branch varchar(10) not null, type varchar(16) not null,
+            barcode varchar(20) not null, cardnumber varchar(32), date_due date, other varchar(8))
+            character set utf8mb4""")
+    yield conn, table
+    with conn.cursor() as cur:
+        cur.execute(f"drop table if exists {table}")
+    conn.close()
+
+
+def _insert(conn, table: str, rows: list[tuple]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(f"insert into {table} values (%s, %s, %s, %s, %s, %s, %s)", rows)
+    for r in rows:
+        if r[4]:
+            WRITTEN_READERS.add(r[4])
+
+
+@pytest.mark.slow
+def test_sql_pull_loads_new_rows_and_resumes_from_the_watermark(province, pg, tmp_path, koha_table, monkeypatch):
+    # given a Koha-style statistics table with three events, and a source that pulls it
+    conn, table = koha_table
+    monkeypatch.setenv("SHUYUN_TEST_KOHA_URL", MARIADB_URL)
+    registry = _registry(tmp_path, "c532624_sql", "532624", "koha", {
+        "kind": "sql", "url_env": "SHUYUN_TEST_KOHA_URL", "watermark_column": "datetime",
+        "initial_watermark": "2026-01-01 00:00:00",
+        "query": f"select datetime, branch, type, barcode, cardnumber, date_due, other from {table} "
+                 "where datetime > :watermark order by datetime"}, ["circulation"])
+    _insert(conn, table, [
+        ("2026-01-08 09:00:00", "532624003", "issue", "2624003000000301", "532624003000301", "2026-02-07", ""),
+        ("2026-01-08 09:05:00", "532624003", "return", "2624003000000302", None, None, "SCO"),
+        ("2026-01-08 09:10:00", "532624117", "renew", "2624117000000303", "532624117000303", "2026-02-07", "VAN"),
+    ])
+
+    # when the source runs
+    first = run_source("c532624_sql", registry_path=registry)
+
+    # then the three events are loaded and the ledger remembers the newest timestamp as the watermark
+    assert [(r.status, r.rows_read, r.rows_loaded) for r in first] == [("loaded", 3, 3)], first[0].ledger_line()
+    mark = pg.execute("select watermark from raw.ingest_batches where batch_id = %s", (first[0].batch_id,)).fetchone()
+    assert mark == ("2026-01-08 09:10:00",)
+
+    # when two more events arrive (one with a reader card outside every range) and the source runs again
+    _insert(conn, table, [
+        ("2026-01-08 10:00:00", "532624000", "issue", "2624000000000304", "532624000000304", "2026-02-07", ""),
+        ("2026-01-08 10:01:00", "532624000", "issue", "2624000000000305", "532699000000305", "2026-02-07", ""),
+    ])
+    second = run_source("c532624_sql", registry_path=registry)
+
+    # then only the new rows are read; and a third run finds nothing newer
+    assert [(r.status, r.rows_read, r.rows_loaded, r.rows_quarantined) for r in second] == [("loaded", 2, 1, 1)]
+    third = run_source("c532624_sql", registry_path=registry)
+    assert third[0].status == "already_loaded" and "2026-01-08 10:01:00" in third[0].message
+    total = pg.execute("select count(*) from raw.circulation_events where _source = 'c532624_sql'").fetchone()[0]
+    assert total == 4
+
+
+def test_sql_pull_with_unreachable_database_fails_plainly(province, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHUYUN_TEST_BAD_URL", "mysql+pymysql://root@127.0.0.1:1/test?connect_timeout=2")
+    registry = _registry(tmp_path, "c532624_down", "532624", "koha", {
+        "kind": "sql", "url_env": "SHUYUN_TEST_BAD_URL", "query": "select 1 as datetime"}, ["circulation"])
+    [result] = run_source("c532624_down", registry_path=registry)
+    assert result.status == "failed" and "OperationalError" in result.message
+
+
+class _Counter(BaseHTTPRequestHandler):
+    days: dict[str, list[dict] | None] = {}
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        day = parse_qs(urlsplit(self.path).query).get("date", [""])[0]
+        body = self.days.get(day)
+        if body is None:
+            self.send_response(500)
+            self.end_headers()
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def counter_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_gate_counter_pull_loads_each_day_and_one_failing_day_does_not_stop_the_others(
+        province, pg, tmp_path, counter_server):
+    # given a gate counter that answers for 20 and 22 January and errors for the 21st
+    _Counter.days = {
+        "2026-01-20": [{"device_id": "G1", "library_code": "532623000", "hour_start": "2026-01-20 09:00",
+                        "in_count": 31, "out_count": 12},
+                       {"device_id": "G1", "library_code": "532623000", "hour_start": "2026-01-20 10:00",
+                        "in_count": -2, "out_count": 12}],
+        "2026-01-21": None,
+        "2026-01-22": [{"device_id": "G2", "library_code": "532623003", "hour_start": "2026-01-22 15:00",
+                        "in_count": 7, "out_count": None}],
+    }
+    port = counter_server.server_address[1]
+    registry = _registry(tmp_path, "c532623_gate", "532623", "libsys", {
+        "kind": "http_json", "url": f"http://127.0.0.1:{port}/api/counts?date={{date}}"}, ["visits"])
+
+    # when the source runs for the three days
+    results = run_source("c532623_gate", registry_path=registry, interval=(date(2026, 1, 20), date(2026, 1, 23)))
+
+    # then two days load (the negative count quarantined), the failing day is reported, and a re-run is a no-op
+    assert [(r.file, r.status, r.rows_loaded, r.rows_quarantined) for r in results] == [
+        ("gate_20260120.csv", "loaded", 1, 1), ("gate_20260121.csv", "failed", 0, 0),
+        ("gate_20260122.csv", "loaded", 1, 0)]
+    assert "500" in results[1].message
+    again = run_source("c532623_gate", registry_path=registry, interval=(date(2026, 1, 20), date(2026, 1, 21)))
+    assert [r.status for r in again] == ["already_loaded"]
