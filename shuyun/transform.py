@@ -78,21 +78,31 @@ def _with_project_args(args: list[str]) -> list[str]:
 
 
 def describe_failures(result) -> str:
-    """Plain-words summary of what failed in a dbtRunnerResult."""
+    """Plain-words summary of what failed in a dbtRunnerResult: one line (or a few) per failing node."""
     lines: list[str] = []
     if result.exception is not None:
-        lines.append(f"{type(result.exception).__name__}: {result.exception}")
+        lines.append(f"{type(result.exception).__name__}: {_first_lines(str(result.exception))}")
     outcome = result.result
     for node_result in getattr(outcome, "results", None) or []:
-        status = str(getattr(node_result, "status", "")).lower()
-        if status in {"error", "fail", "runtime error"}:
-            node = getattr(node_result, "node", None)
-            name = getattr(node, "unique_id", None) or getattr(node, "name", "?")
-            failures = getattr(node_result, "failures", None)
-            detail = (getattr(node_result, "message", None) or "").strip()
-            extra = f" ({failures} failing rows)" if failures else ""
-            lines.append(f"{status}: {name}{extra}: {detail}")
-    return "\n".join(lines) or "dbt reported failure without details (see dbt/logs/dbt.log)"
+        status = str(getattr(node_result, "status", "")).lower().rsplit(".", 1)[-1]
+        if status not in {"error", "fail", "runtime error", "runtime_error"}:
+            continue
+        node = getattr(node_result, "node", None)
+        name = getattr(node, "unique_id", None) or getattr(node, "name", None) or "?"
+        failures = getattr(node_result, "failures", None)
+        detail = _first_lines(getattr(node_result, "message", None) or "")
+        if hasattr(node_result, "max_loaded_at"):  # source freshness
+            age_hours = (getattr(node_result, "age", 0) or 0) / 3600
+            detail = f"stale: last loaded {node_result.max_loaded_at:%Y-%m-%d %H:%M %Z}, {age_hours:.0f} h ago"
+        extra = f" ({failures} failing rows)" if failures else ""
+        lines.append(f"{status}: {name}{extra}: {detail}".rstrip(": "))
+    return "\n".join(lines) or "dbt reported a failure without details (see dbt/logs/dbt.log)"
+
+
+def _first_lines(message: str, limit: int = 6) -> str:
+    """dbt's messages end with a stack of macro calls; keep the words that explain the problem."""
+    kept = [line for line in message.strip().splitlines() if not line.strip().startswith("> ")]
+    return "\n  ".join(line.rstrip() for line in kept[:limit])
 
 
 def run_dbt(args: list[str], *, role: str = "transformer", check: bool = True, extra_env: dict | None = None):
