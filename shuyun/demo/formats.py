@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -37,43 +37,54 @@ _CHANNELS = {
 }
 
 
+_CLOCK = [f"{h:02d}:{m:02d}:{sec:02d}" for h in range(24) for m in range(60) for sec in range(60)]
+_TS_FMT = {"interlib": ("%Y/%m/%d", " {}"), "libsys": ("%Y-%m-%d", "T{}+08:00"), "koha": ("%Y-%m-%d", " {}")}
+_DATE_FMT = {"interlib": "%Y/%m/%d", "libsys": "%Y-%m-%d", "koha": "%Y-%m-%d"}
+
+
 def circulation_lines(dialect: str, day: date, ev: DayEvents, lib_codes: list[str], first_id: int,
                       county_code: str) -> list[str]:
-    """Lines (without terminators) of one day's events, already in delivery order."""
+    """Lines (without terminators) of one day's events, in the order given.
+
+    Plain Python over lookup tables: a day of a county is a few hundred lines, where polars' per-call
+    overhead would dominate."""
     if ev.size == 0:
         return []
-    day0 = (day - EPOCH).days * 86400
-    codes = np.array(lib_codes)
-    df = pl.DataFrame({
-        "id": np.arange(first_id, first_id + ev.size, dtype=np.int64),
-        "kind": ev.kind.astype(np.int8),
-        "ts": day0 + ev.second.astype(np.int64),
-        "lib": codes[ev.lib],
-        "item": ev.item,
-        "reader": ev.reader,
-        "due": ev.due.astype(np.int32),
-        "channel": ev.channel.astype(np.int8),
-    })
-    kind = pl.col("kind").replace_strict(_CODES[dialect], return_dtype=pl.String)
-    channel = pl.col("channel").replace_strict(_CHANNELS[dialect], return_dtype=pl.String)
-    item = pl.col("item").cast(pl.String).str.zfill(16)
-    reader = pl.when(pl.col("reader") >= 0).then(pl.col("reader").cast(pl.String).str.zfill(15))
-    due = pl.when(pl.col("due") >= 0).then(pl.col("due"))
-    ts = pl.from_epoch("ts", time_unit="s")
-    is_return = pl.col("kind") == RETURN
+    day_fmt, clock_fmt = _TS_FMT[dialect]
+    dates = {}
+
+    def stamp(second: int) -> str:
+        k = second // 86400
+        if k not in dates:
+            dates[k] = (day + timedelta(days=k)).strftime(day_fmt)
+        return dates[k] + clock_fmt.format(_CLOCK[second % 86400])
+
+    due_cache = {-1: ""}
+
+    def due_str(x: int) -> str:
+        if x not in due_cache:
+            due_cache[x] = (EPOCH + timedelta(days=x)).strftime(_DATE_FMT[dialect])
+        return due_cache[x]
+
+    codes = _CODES[dialect]
+    chans = _CHANNELS[dialect]
+    kinds = ev.kind.tolist()
+    libs = [lib_codes[i] for i in ev.lib.tolist()]
+    items = [f"{x:016d}" for x in ev.item.tolist()]
+    readers = [f"{x:015d}" if x >= 0 else "" for x in ev.reader.tolist()]
+    stamps = [stamp(x) for x in ev.second.tolist()]
+    dues = [due_str(x) for x in ev.due.tolist()]
+    channels = [chans[x] for x in ev.channel.tolist()]
+    n = ev.size
     if dialect == "interlib":
-        cols = [pl.col("id").cast(pl.String), kind, ts.dt.strftime("%Y/%m/%d %H:%M:%S"), pl.col("lib"), item,
-                pl.when(~is_return).then(reader), pl.from_epoch(due, time_unit="d").dt.strftime("%Y/%m/%d"),
-                channel]
-    elif dialect == "libsys":
-        cols = [pl.lit("LS" + county_code) + pl.col("id").cast(pl.String).str.zfill(10), kind,
-                ts.dt.strftime("%Y-%m-%dT%H:%M:%S+08:00"), pl.col("lib"), item, reader,
-                pl.from_epoch(due, time_unit="d").dt.strftime("%Y-%m-%d"), channel]
-    else:
-        cols = [ts.dt.strftime("%Y-%m-%d %H:%M:%S"), pl.col("lib"), kind, item, pl.when(~is_return).then(reader),
-                pl.from_epoch(due, time_unit="d").dt.strftime("%Y-%m-%d"), channel]
-    line = pl.concat_str([c.fill_null("") for c in cols], separator=",")
-    return df.select(line.alias("line"))["line"].to_list()
+        return [f"{first_id + i},{codes[kinds[i]]},{stamps[i]},{libs[i]},{items[i]},"
+                f"{'' if kinds[i] == RETURN else readers[i]},{dues[i]},{channels[i]}" for i in range(n)]
+    if dialect == "libsys":
+        prefix = "LS" + county_code
+        return [f"{prefix}{first_id + i:010d},{codes[kinds[i]]},{stamps[i]},{libs[i]},{items[i]},{readers[i]},"
+                f"{dues[i]},{channels[i]}" for i in range(n)]
+    return [f"{stamps[i]},{libs[i]},{codes[kinds[i]]},{items[i]},{'' if kinds[i] == RETURN else readers[i]},"
+            f"{dues[i]},{channels[i]}" for i in range(n)]
 
 
 def csv_bytes(header: str, lines: list[str], encoding: str, line_end: str = "\n", truncated: bool = False) -> bytes:

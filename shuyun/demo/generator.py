@@ -436,20 +436,30 @@ def _visits(params, county, sim, day, writer, totals, tables, fault: Fault | Non
     r = rng(params.seed, "visits", county.code, day.isoformat())
     g = sim.grid
     d = sim.sim_days.index(day)
-    rows = []
+    ds = day.isoformat()
+    hour_str = [f"{ds} {h:02d}:00" for h in range(24)]
+    devices, lib_codes, hours, lam_in, lam_out = [], [], [], [], []
     for i, lib in enumerate(county.libraries):
         if lib.gates == 0 or not g.is_open[i, d]:
             continue
         o, c = int(g.open_h[i, d]), int(g.close_h[i, d])
         curve = _HOURLY[o:c] / _HOURLY[o:c].sum()
-        daily = (sim.base[i] * 2.4 + 6) * g.factor[i, d]
+        lagged = np.concatenate([[curve[0] * 0.3], curve[:-1]])  # people leave about an hour after coming
+        lagged[-1] += 1.0 - lagged.sum()
+        per_gate = (sim.base[i] * 2.4 + 6) * g.factor[i, d] / lib.gates
         for gate in range(1, lib.gates + 1):
-            share = 1.0 / lib.gates
-            ins = r.poisson(daily * share * curve)
-            outs = r.poisson(daily * share * np.roll(curve, 1))
-            for h in range(o, c):
-                rows.append([f"{lib.code}-G{gate}", lib.code, f"{day:%Y-%m-%d} {h:02d}:00", int(ins[h - o]),
-                             int(outs[h - o])])
+            devices.extend([f"{lib.code}-G{gate}"] * (c - o))
+            lib_codes.extend([lib.code] * (c - o))
+            hours.extend(range(o, c))
+            lam_in.append(per_gate * curve)
+            lam_out.append(per_gate * lagged)
+    if lam_in:
+        ins = r.poisson(np.concatenate(lam_in)).tolist()
+        outs = r.poisson(np.clip(np.concatenate(lam_out), 0, None)).tolist()
+    else:
+        ins, outs = [], []
+    rows = [[dev, code, hour_str[h], i_, o_] for dev, code, h, i_, o_ in zip(devices, lib_codes, hours, ins, outs,
+                                                                            strict=True)]
     quarantined = {}
     bad = -1
     rel = f"{land}/visits/gate_{day:%Y%m%d}.csv"
