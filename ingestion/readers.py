@@ -198,13 +198,36 @@ FORM_COLUMNS = {  # Chinese header → canonical column of raw.monthly_reports
     "开放时长(小时)": "opening_hours",
     "培训次数": "trainings",
 }
-TOTALS_LABEL = "合计"
+# the English version of the form (ingestion/templates/report_template_en.xlsx); compared without
+# spaces and case, so "Opening hours (h)" and "openinghours(h)" are the same header
+FORM_COLUMNS_EN = {
+    "Service point code": "library_code",
+    "Service point name": "library_name",
+    "Visits": "visits",
+    "Registered readers": "registered_readers",
+    "Active readers": "active_readers",
+    "Loans": "loans",
+    "Activities": "activities",
+    "Activity participants": "participants",
+    "Holdings": "holdings",
+    "New volumes": "new_volumes",
+    "Processing volume": "processing_volume",
+    "Opening hours (h)": "opening_hours",
+    "Trainings": "trainings",
+}
+TOTALS_LABELS = ("合计", "total")
 
 
 def _norm_header(value) -> str:
     text = "" if value is None else str(value)
     text = re.sub(r"\s+", "", text).replace("（", "(").replace("）", ")")
-    return text
+    return text.lower()
+
+
+_FORM_HEADERS = {  # language -> {normalised header: (header as printed, canonical column)}
+    lang: {_norm_header(h): (h, c) for h, c in mapping.items()}
+    for lang, mapping in (("zh", FORM_COLUMNS), ("en", FORM_COLUMNS_EN))
+}
 
 
 def _cell_text(value) -> str:
@@ -229,31 +252,36 @@ class Form:
 
 
 def read_form(path: Path) -> Form:
-    """The monthly statistics form: title row, merged group headers, the Chinese header row
-    (found by its 服务点代码 cell), data rows, and the 合计 totals row (returned apart)."""
+    """The monthly statistics form: title row, merged group headers, the header row (found by its
+    服务点代码 / Service point code cell; Chinese or English), data rows, and the 合计 / Total row
+    (returned apart)."""
     from openpyxl import load_workbook
 
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
         ws = wb.worksheets[0]
         all_rows = ws.iter_rows(values_only=True)
-        title, header_cells, preamble = None, None, 0
+        title, header_cells, preamble, known = None, None, 0, None
         for values in all_rows:
             preamble += 1
             texts = [_norm_header(v) for v in values]
-            if "服务点代码" in texts:
-                header_cells = texts
+            for headers in _FORM_HEADERS.values():
+                if next(iter(headers)) in texts:
+                    header_cells, known = texts, headers
+                    break
+            if header_cells:
                 break
             if title is None and any(texts):
                 title = next(t for t in texts if t)
             if preamble >= 10:
                 break
         if header_cells is None:
-            raise FileRejected("missing_column", "no header row with 服务点代码 in the first 10 rows of sheet 1")
+            raise FileRejected("missing_column",
+                               "no header row with 服务点代码 (Service point code) in the first 10 rows of sheet 1")
         while header_cells and not header_cells[-1]:
             header_cells.pop()
-        columns = [FORM_COLUMNS.get(h, h) for h in header_cells]
-        missing = [h for h in FORM_COLUMNS if h not in header_cells]
+        columns = [known[h][1] if h in known else h for h in header_cells]
+        missing = [printed for h, (printed, _) in known.items() if h not in header_cells]
         rows, totals = [], None
         n = 0
         for values in all_rows:
@@ -262,7 +290,8 @@ def read_form(path: Path) -> Form:
             if not any(cells):
                 continue
             n += 1
-            if cells[0] == TOTALS_LABEL or (len(cells) > 1 and cells[1] == TOTALS_LABEL and not cells[0]):
+            label = cells[0].lower() or (cells[1].lower() if len(cells) > 1 else "")
+            if label in TOTALS_LABELS:
                 totals = (n, cells)
                 continue
             rows.append((n, cells))

@@ -312,3 +312,36 @@ def _as_gbk_marc(record: Record) -> bytes:
     total = base + len(fields) + 1
     leader = f"{total:05d}nam  22{base:05d}   450 ".encode()
     return leader + directory + fields + b"\x1d"
+
+
+# ------------------------------------------------------------------------------------------- templates
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_blank_report_template_once_filled_in_is_ingested(province, pg, lang):
+    # given the shipped template with two service points filled in
+    from openpyxl import load_workbook
+
+    from ingestion.make_templates import TEMPLATES
+
+    wb = load_workbook(TEMPLATES / f"report_template_{lang}.xlsx")
+    ws = wb.active
+    for row, values in ((4, FORM_ROWS[0]), (5, FORM_ROWS[1])):
+        for col, value in enumerate(values, start=1):
+            ws.cell(row=row, column=col, value=value)
+    path = landing(province, "c532622", "monthly_report") / f"template_{lang}" / "report_202603.xlsx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+
+    # when it is ingested
+    result = ingest_file(path, "monthly_report", "c532622")
+
+    # then both rows load
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 2, 2), result.ledger_line()
+
+
+def test_registry_csv_templates_carry_exactly_the_ingested_headers():
+    from ingestion.feeds import HEADERS
+    from ingestion.make_templates import TEMPLATES
+
+    for feed in ("libraries", "barcode_ranges"):
+        assert (TEMPLATES / f"{feed}.csv").read_text(encoding="utf-8").strip() == ",".join(HEADERS[feed])
