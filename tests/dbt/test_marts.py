@@ -4,12 +4,13 @@ then the marts checked against numbers worked out by hand from the rows in conft
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import psycopg
 import pytest
 
 from shuyun import warehouse as wh
-from shuyun.transform import run_dbt
+from shuyun.transform import DBT_PROJECT_DIR, run_dbt
 
 pytestmark = pytest.mark.slow  # a full `dbt build` takes 30-60 s on two shared cores
 
@@ -187,6 +188,17 @@ def test_reader_role_reads_marts_only(built):
             conn.execute("select count(*) from staging.stg_raw__circulation_events")
 
 
+def test_docs_generate_and_descriptions_reach_the_database(built):
+    # when the docs are generated, then the catalog lists the marts with their columns
+    run_dbt(["docs", "generate"])
+    catalog = json.loads((DBT_PROJECT_DIR / "target" / "catalog.json").read_text())
+    assert "loan_days" in {c.lower() for c in catalog["nodes"]["model.shuyun.fct_loans"]["columns"]}
+    # and the bilingual descriptions are column comments Superset users can read
+    assert rows(built, """select col_description('marts.fct_library_daily'::regclass, attnum)
+                          from pg_attribute where attrelid = 'marts.fct_library_daily'::regclass
+                          and attname = 'loans'""") == [("借阅次数 / number of loans (外借册次)",)]
+
+
 def _facts(owner: wh.Address) -> dict[str, list[tuple]]:
     return {
         name: rows(owner, f"select * from marts.{name} order by 1, 2, 3")
@@ -204,7 +216,7 @@ def _rows_inserted(result, model: str) -> int | None:
 def test_incremental_run_equals_full_refresh(built):
     """Runs last in this module: it adds a day to raw."""
     # given the next day's delivery, with a late event of 03-10 and the return of a loan of 03-09
-    from conftest import add_day_three
+    from sample_province import add_day_three
 
     with psycopg.connect(built.conninfo(), autocommit=True) as conn:
         add_day_three(conn)

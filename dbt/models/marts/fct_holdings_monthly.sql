@@ -8,7 +8,7 @@ history as (
 
     select
         date_trunc('month', '{{ var("holdings_history_start") }}'::date)::date as first_month,
-        date_trunc('month', max(_loaded_at at time zone '{{ var("local_time_zone") }}'))::date as last_month
+        date_trunc('month', max(snapshot_date))::date as last_month
     from {{ ref('stg_raw__holdings_items') }}
 
 ),

@@ -35,7 +35,7 @@ renamed as (
         -- dates: the delivery day is in the file name (circ_YYYYMMDD.csv, gate_YYYYMMDD.csv);
         -- otherwise the day the row was rejected
         coalesce(
-            to_date(substring(source._file from '(\d{8})\.[A-Za-z0-9]+$'), 'YYYYMMDD'),
+            to_date(substring(source._file from '(20[0-9]{2}[01][0-9][0-3][0-9])\.[A-Za-z0-9]+$'), 'YYYYMMDD'),
             (source._loaded_at at time zone '{{ var("local_time_zone") }}')::date
         ) as delivery_date,
 

@@ -9,15 +9,28 @@ source as (
 
 ),
 
+snapshots as (
+
+    select
+        *,
+        -- the snapshot's day is in the file name (holdings_YYYYMMDD.mrc); else the day it was loaded
+        coalesce(
+            to_date(substring(_file from '(20[0-9]{2}[01][0-9][0-3][0-9])\.[A-Za-z0-9]+$'), 'YYYYMMDD'),
+            (_loaded_at at time zone '{{ var("local_time_zone") }}')::date
+        ) as snapshot_date
+    from source
+
+),
+
 ranked as (
 
     select
         *,
         row_number() over (
             partition by item_barcode
-            order by _loaded_at desc, _batch_id desc, _line desc
+            order by snapshot_date desc, _loaded_at desc, _batch_id desc, _line desc
         ) as delivery_rank
-    from source
+    from snapshots
 
 ),
 
@@ -48,8 +61,8 @@ renamed as (
 
         -- dates
         acquired_on,
-        coalesce(withdrawn_on, case when status = 'withdrawn' then (_loaded_at at time zone '{{ var("local_time_zone") }}')::date end)
-            as withdrawn_on,
+        coalesce(withdrawn_on, case when status = 'withdrawn' then snapshot_date end) as withdrawn_on,
+        snapshot_date,
 
         -- load metadata
         _batch_id,
