@@ -83,7 +83,9 @@ class Thresholds:
     def number(self, section: str, key: str) -> float:
         value = self(section, key)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ThresholdsError(f"{THRESHOLDS_FILE.name}: `{section}.{key}` must be a non-negative number, got {value!r}")
+            raise ThresholdsError(
+                f"{THRESHOLDS_FILE.name}: `{section}.{key}` must be a non-negative number, got {value!r}"
+            )
         return value
 
     def table(self, key: str) -> str:
@@ -136,6 +138,14 @@ class Check:
         exp.meta = {"check": self.name, "severity": self.severity, "layer": self.layer}
         exp.description = f"[{self.severity}] {self.rule}"
         return exp
+
+
+def caps_relation(caps: dict) -> str:
+    """Configured hourly caps as an SQL relation c(library_code, cap); codes are digits (checked on load)."""
+    if not caps:
+        return "(select null::text as library_code, null::float as cap where false) as c"
+    values = ", ".join(f"('{int(code)}', {float(cap)})" for code, cap in caps.items())
+    return f"(values {values}) as c(library_code, cap)"
 
 
 def _rows(query: str):
@@ -239,10 +249,7 @@ def build_checks(t: Thresholds | None = None) -> list[Check]:
     per_seat = t.number("visits", "entries_per_seat_per_hour")
     default_cap = t.number("visits", "default_hourly_cap")
     caps = t("visits", "library_caps") or {}
-    caps_sql = (
-        "(values " + ", ".join(f"('{code}', {float(cap)})" for code, cap in caps.items()) + ") as c(library_code, cap)"
-        if caps else "(select null::text as library_code, null::float as cap where false) as c"
-    )
+    caps_sql = caps_relation(caps)
     add("hourly_entries_below_capacity", vis, "warn",
         f"hourly entries of a library stay below its capacity (seats x {per_seat:g}, or the configured cap;"
         f" {default_cap:g} when the registry has no seats)",
@@ -259,7 +266,8 @@ def build_checks(t: Thresholds | None = None) -> list[Check]:
             f"  from hourly h left join {caps_sql} on c.library_code = h.library_code)"
             " select library_code, _file, _line, period_start, round(entries_per_hour) as entries_per_hour,"
             " capacity from judged where entries_per_hour > capacity"))
-    add("visit_period_not_after_file_day", vis, "block", "the counting period lies on or before the day its file covers",
+    add("visit_period_not_after_file_day", vis, "block",
+        "the counting period lies on or before the day its file covers",
         lambda: _rows(
             f"select b.library_code, b._file, b._line, b.period_start from {{batch}} b"
             f" where {period_day} > {BATCH_DAY}"))
@@ -443,7 +451,8 @@ def build_checks(t: Thresholds | None = None) -> list[Check]:
             "  where d.county_code = (select county_code from b limit 1) group by 1, 2)"
             " select b.library_code, b.month_start, b.loans as reported_loans, g.loans as logged_loans from b"
             " join logged g on g.library_code = b.library_code and g.month_start = b.month_start"
-            f" where b.loans is not null and abs(b.loans - g.loans) > greatest({abs_}, {rel} * greatest(b.loans, g.loans))"),
+            " where b.loans is not null"
+            f" and abs(b.loans - g.loans) > greatest({abs_}, {rel} * greatest(b.loans, g.loans))"),
         layer="marts")
 
     names = [c.name for c in checks]

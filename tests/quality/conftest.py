@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
@@ -16,6 +17,7 @@ from gate_data import (
     load_raw,
     load_staging,
     raw_events_of,
+    set_aside,
 )
 
 from shuyun import warehouse as wh
@@ -46,7 +48,7 @@ def quality_home(tmp_path_factory, monkeypatch_session):
 
 
 @pytest.fixture(scope="session")
-def gates(warehouse_env, quality_home) -> Gates:
+def gates(warehouse_env, quality_home) -> Iterator[Gates]:
     import quality
     from quality.gate import DDL
 
@@ -65,7 +67,11 @@ def gates(warehouse_env, quality_home) -> Gates:
                 load_staging(cur, county, fault)
             for county, fault in [(MART_CLEAN, None), *((c, f) for f, c in MART_FAULTS.items())]:
                 load_marts(cur, county, fault)
-    raw = quality.run_gate("raw")
-    staging = quality.run_gate("staging")
-    marts = quality.run_gate("marts")
-    return Gates(batches=batches, raw=raw, staging=staging, marts=marts, owner=warehouse_env)
+    # only this province's deliveries and counties: other tests may share the session database
+    raw = quality.run_gate("raw", batch_ids=list(batches.values()))
+    staging = quality.run_gate("staging", county_codes=[STG_CLEAN, *STG_FAULTS.values()])
+    marts = quality.run_gate("marts", county_codes=[MART_CLEAN, *MART_FAULTS.values()])
+    yield Gates(batches=batches, raw=raw, staging=staging, marts=marts, owner=warehouse_env)
+    with psycopg.connect(wh.address("transformer", dbname=db).conninfo(), autocommit=True) as conn:
+        with conn.cursor() as cur:
+            set_aside(cur, back=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from quality.checks import load_thresholds
+
 A, B, C = "532622", "532623", "532699"
 NOW = dt.datetime.now(dt.UTC)
 FILE_DAY = "20240305"
@@ -211,11 +213,33 @@ def raw_events_of(cur, county: str):
     _insert(cur, "raw.circulation_events", rows, f"t-{county}", f"c{county}", "circ_20240305.csv")
 
 
+STG_EVENTS = load_thresholds().table("stg_circulation_events")
+STG_VISITS = load_thresholds().table("stg_visitor_counts")
+# Small versions of the tables dbt builds; dbt's own tables (if its tests ran first in this session database)
+# are set aside meanwhile and put back afterwards.
+TRANSFORMER_TABLES = [STG_EVENTS, STG_VISITS, "marts.dim_library", "marts.fct_circulation_events",
+                      "marts.fct_library_daily", "marts.fct_monthly_reports"]
+
+
+def set_aside(cur, back: bool = False):
+    for table in TRANSFORMER_TABLES:
+        schema, name = table.split(".")
+        aside = f"{name}__before_quality_tests"
+        if back:
+            cur.execute(f"drop table if exists {table}")
+            if cur.execute("select to_regclass(%s)", (f"{schema}.{aside}",)).fetchone()[0]:
+                cur.execute(f"alter table {schema}.{aside} rename to {name}")
+        elif cur.execute("select to_regclass(%s)", (table,)).fetchone()[0]:
+            kind = cur.execute("select relkind from pg_class where oid = %s::regclass", (table,)).fetchone()[0]
+            cur.execute(f"alter {'view' if kind == 'v' else 'table'} {table} rename to {aside}")
+
+
 def create_transformer_tables(cur):
-    cur.execute("""
-        create table staging.stg_circulation_events (event_id text, county_code text, library_code text,
+    set_aside(cur)
+    cur.execute(f"""
+        create table {STG_EVENTS} (event_id text, county_code text, library_code text,
             event_at timestamptz, _batch_id text);
-        create table staging.stg_visitor_counts (county_code text, library_code text, gate_id text,
+        create table {STG_VISITS} (county_code text, library_code text, gate_id text,
             period_start timestamptz, entries int);
         create table marts.dim_library (library_version_key text, library_code text, county_code text,
             prefecture_code text, level text, valid_from date, valid_to date, is_current boolean);
@@ -251,8 +275,8 @@ def load_staging(cur, county: str, fault: str | None):
             " values (%s, %s, 'circulation', 'test', 'raw', 'test')", (f"blocked-{county}", county))
     elif fault == "stg_visits_grain_unique":
         visits[1]["period_start"] = visits[0]["period_start"]
-    _rows(cur, "staging.stg_circulation_events", events)
-    _rows(cur, "staging.stg_visitor_counts", visits)
+    _rows(cur, STG_EVENTS, events)
+    _rows(cur, STG_VISITS, visits)
 
 
 def load_marts(cur, county: str, fault: str | None):

@@ -58,7 +58,10 @@ def test_clean_data_passes_every_check(gates):
 def test_a_blocked_county_does_not_block_another(gates):
     # given county A delivered faulty batches and county B only clean ones
     with psycopg.connect(gates.owner.conninfo()) as conn:
-        blocked = conn.execute("select batch_id, county_code from quality.blocked_batches where layer = 'raw'").fetchall()
+        blocked = conn.execute(
+            "select batch_id, county_code from quality.blocked_batches"
+            " where layer = 'raw' and (batch_id like 'clean-%' or batch_id like 'fault-%')"
+        ).fetchall()
     # then A's faulty deliveries with a failed block check are held, B's and A's clean deliveries are not
     assert A in gates.raw.blocked_counties and B not in gates.raw.blocked_counties
     assert ("fault-item_barcode_in_registered_range", A) in blocked
@@ -104,3 +107,73 @@ def test_data_docs_index_is_built(gates, quality_home):
     assert index == quality_home / "data_docs" / "index.html"
     html = index.read_text(encoding="utf-8")
     assert "raw__circulation_events" in html
+
+
+def test_unknown_delivery_is_a_plain_error_not_a_traceback(gates):
+    from click.testing import CliRunner
+
+    from quality.cli import quality as quality_cli
+    from quality.gate import GateError, run_gate
+
+    # given a delivery id the ledger does not know, when the gate is asked to validate it, then it says so
+    with pytest.raises(GateError, match="no-such-delivery"):
+        run_gate("raw", batch_ids=["no-such-delivery"])
+    with pytest.raises(GateError, match="unknown layer 'bronze'"):
+        run_gate("bronze")
+    out = CliRunner().invoke(quality_cli, ["run", "--layer", "raw", "--batch", "no-such-delivery", "--no-docs"])
+    assert out.exit_code == 1 and "no-such-delivery" in out.output and "Traceback" not in out.output
+
+
+def test_default_raw_gate_skips_deliveries_already_validated(gates):
+    import quality
+
+    # given every delivery of county C was validated by the session's gate, when the gate runs with defaults
+    again = quality.run_gate("raw", county_codes=["532699"])
+    # then there is nothing new to validate
+    assert again.results_count == 0 and again.ok
+
+
+def _rename(owner, table, old, new, role="owner"):
+    from shuyun import warehouse as wh
+
+    addr = owner if role == "owner" else wh.address(role, dbname=owner.dbname)
+    with psycopg.connect(addr.conninfo(), autocommit=True) as conn:
+        conn.execute(f"alter table {table} rename column {old} to {new}")
+
+
+def test_schema_drift_blocks_the_delivery_and_a_fixed_delivery_is_released(gates):
+    import quality
+
+    batch = gates.batches[f"clean:visits:{A}"]
+    # given the raw visits table lost its `exits` column (a drifted loader)
+    _rename(gates.owner, "raw.visitor_counts", "exits", "exits_gone")
+    try:
+        drifted = quality.run_gate("raw", batch_ids=[batch])
+    finally:
+        _rename(gates.owner, "raw.visitor_counts", "exits_gone", "exits")
+    # then the schema check and the checks that read the column fail, and the delivery is held
+    failed = {r.expectation for r in drifted.failures("block")}
+    assert {"visits_columns", "exits_non_negative"} <= failed
+    assert drifted.blocked_batches == [batch]
+    assert any("could not be evaluated" in r.message for r in drifted.failures())
+    # when the table is fixed and the delivery validated again, then it passes and is released
+    fixed = quality.run_gate("raw", batch_ids=[batch])
+    assert fixed.passed == [batch] and fixed.blocked_batches == []
+    with psycopg.connect(gates.owner.conninfo()) as conn:
+        held = conn.execute("select count(*) from quality.blocked_batches where batch_id = %s", (batch,)).fetchone()
+    assert held == (0,)
+
+
+def test_mart_contract_drift_fails_the_column_check(gates):
+    from gate_data import MART_CLEAN
+
+    import quality
+
+    _rename(gates.owner, "marts.fct_library_daily", "distinct_readers", "readers", role="transformer")
+    try:
+        drifted = quality.run_gate("marts", county_codes=[MART_CLEAN])
+    finally:
+        _rename(gates.owner, "marts.fct_library_daily", "readers", "distinct_readers", role="transformer")
+    assert "daily_columns" in {r.expectation for r in drifted.failures("block")}
+    assert drifted.blocked_counties == [MART_CLEAN]
+    assert quality.run_gate("marts", county_codes=[MART_CLEAN]).passed == [MART_CLEAN]
