@@ -16,7 +16,8 @@ import re
 import polars as pl
 
 KEY_LENGTH = 32
-_CARD_LIKE = re.compile(r"(?<![0-9])([0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9Xx])")
+# a card number stands alone (between commas, quotes, spaces, Chinese text), never inside a hex digest
+_CARD_LIKE = re.compile(r"(?<![0-9A-Za-z])([0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])")
 
 
 class Pseudonymiser:
