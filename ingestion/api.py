@@ -6,6 +6,7 @@ import logging
 from datetime import date
 from pathlib import Path
 
+from ingestion.feeds import period_of
 from ingestion.loader import REGISTRY_SOURCE, BatchResult, Delivery, in_interval, ingest_delivery
 from ingestion.sources import (
     FEEDS,
@@ -23,6 +24,7 @@ from ingestion.sources import (
 )
 
 log = logging.getLogger(__name__)
+MONTHLY_FEEDS = ("activities", "rotations", "monthly_report")
 REGISTRY_FILES = {"libraries": "libraries.csv", "barcode_ranges": "barcode_ranges.csv"}
 
 
@@ -64,8 +66,22 @@ def ingest_file(path: Path, feed: str, source_name: str, *, registry_path: Path 
     return ingest_delivery(Delivery(path, feed, src.name, src.county_code, src))
 
 
+def overlaps(feed: str, day: date | None, interval: tuple[date, date] | None) -> bool:
+    """Does the period a file is for meet [start, end)? Daily files: their day lies in it. Monthly files
+    (activities, rotations, monthly_report): their month overlaps it, so a daily run anywhere in the
+    month picks up the month's file (again and again `already_loaded` once loaded, which costs a hash)."""
+    if interval is None:
+        return True
+    if day is None:
+        return False
+    if feed in MONTHLY_FEEDS:
+        start, end = period_of(feed, day)
+        return start < interval[1] and interval[0] < end
+    return in_interval(day, interval)
+
+
 def delivered_files(src: Source, feed: str, interval: tuple[date, date] | None = None) -> list[Path]:
-    """Files of one feed in a source's landing folder, oldest first, within [start, end) when given."""
+    """Files of one feed in a source's landing folder, oldest first, meeting [start, end) when given."""
     landing = src.landing_dir
     if landing is None:
         return []
@@ -74,7 +90,7 @@ def delivered_files(src: Source, feed: str, interval: tuple[date, date] | None =
         return []
     pattern = FILE_PATTERNS[feed]
     files = [p for p in folder.iterdir() if p.is_file() and pattern.match(p.name)]
-    files = [p for p in files if in_interval(file_date(feed, p.name), interval)]
+    files = [p for p in files if overlaps(feed, file_date(feed, p.name), interval)]
     return sorted(files, key=lambda p: (file_date(feed, p.name) or date.min, p.name))
 
 
@@ -82,8 +98,8 @@ def run_source(source_name: str, feeds: list[str] | None = None, *, registry_pat
                interval: tuple[date, date] | None = None) -> list[BatchResult]:
     """Ingest every not-yet-loaded delivery of a source (file drop: `<landing>/<feed>/…`).
 
-    With `interval`, only files whose name dates them in [start, end) (monthly files: their first
-    day). Files already loaded come back as `already_loaded`; one bad file never stops the others.
+    With `interval`, only files whose name dates them in [start, end) (monthly files: whose month
+    overlaps it). Files already loaded come back as `already_loaded`; one bad file never stops the others.
     """
     src = get_source(source_name, registry_path or default_registry_path())
     wanted = list(feeds) if feeds else list(src.feeds)

@@ -130,7 +130,9 @@ def all_cmd(ctx, start: str | None, end: str | None, no_registry: bool) -> None:
         try:
             results += run_source(src.name, registry_path=ctx.obj["sources"], interval=interval)
         except RegistryError as err:
-            click.echo(f"{src.name}: {err}", err=True)
+            from ingestion.loader import BatchResult
+
+            results.append(BatchResult("", src.name, "-", "-", status="failed", message=str(err)))
     _summary(results)
     _finish(results)
 

@@ -135,3 +135,19 @@ def test_real_stanford_records_have_56_items_in_999():
 def test_real_french_records_keep_their_accents():
     titles = [F.marc_value(r, "245a") for _, r, _ in iter_marc(REALDATA / "lul_fre_100.mrc")]
     assert any(ch in "".join(titles) for ch in "éèàç")
+
+
+@pytest.mark.parametrize(("feed", "day", "interval", "expected"), [
+    pytest.param("circulation", "2026-01-15", ("2026-01-15", "2026-01-16"), True, id="daily-in"),
+    pytest.param("circulation", "2026-01-16", ("2026-01-15", "2026-01-16"), False, id="daily-end-excluded"),
+    pytest.param("activities", "2026-01-01", ("2026-01-20", "2026-01-21"), True, id="monthly-overlaps-a-day"),
+    pytest.param("monthly_report", "2026-01-01", ("2026-02-01", "2026-02-02"), False, id="monthly-next-month"),
+    pytest.param("rotations", "2025-12-01", ("2025-12-31", "2026-01-02"), True, id="monthly-straddles"),
+])
+def test_which_files_a_run_for_an_interval_takes(feed, day, interval, expected):
+    from datetime import date
+
+    from ingestion.api import overlaps
+
+    span = (date.fromisoformat(interval[0]), date.fromisoformat(interval[1]))
+    assert overlaps(feed, date.fromisoformat(day), span) is expected
