@@ -88,10 +88,18 @@ def build_items(params: Params, county: County) -> Items:
     title = np.where(child, (n_child_titles * pick).astype(np.int32),
                      n_child_titles + ((n_titles - n_child_titles) * pick).astype(np.int32))
     title = np.minimum(title, np.where(child, n_child_titles - 1, n_titles - 1)).astype(np.int32)
+    # 统一配送: a fifth of the main library's stock already sits on branch and service-point shelves
+    current = owner.copy()
+    hosts = [i for i, lib in enumerate(county.libraries)
+             if lib.level in ("branch", "service_point") and lib.valid_from <= params.start]
+    if hosts:
+        w = np.array([county.libraries[i].stock for i in hosts], dtype=float)
+        moved = (owner == 0) & (r.random(n) < 0.2)
+        current[moved] = np.array(hosts, dtype=np.int16)[r.choice(len(hosts), size=int(moved.sum()), p=w / w.sum())]
     return Items(
         owner=owner, serial=serial, child=child, title=title,
         acquired=np.concatenate(acquired), withdrawn=np.concatenate(withdrawn), lost=np.concatenate(lost),
-        current=owner.copy(), on_loan=np.zeros(n, dtype=bool), last_return=np.full(n, -1, dtype=np.int32),
+        current=current, on_loan=np.zeros(n, dtype=bool), last_return=np.full(n, -1, dtype=np.int32),
         barcode=prefixes[owner] * 1_000_000_000 + serial, n_titles=n_titles,
         n_child_titles=n_child_titles)
 

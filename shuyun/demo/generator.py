@@ -605,16 +605,18 @@ def _holdings(params, county, sim, writer, totals, tables, land) -> None:
     t_sorted = it.title[order]
     starts = np.concatenate([[0], np.flatnonzero(np.diff(t_sorted)) + 1]).tolist()
     ends = [*starts[1:], len(order)]
-    chunks = []
+    heads, rec_starts, rec_ends = [], [], []
     for s_, e_ in zip(starts, ends, strict=True):
         t = int(t_sorted[s_])
         cls, title, isbn, child = titles[t]
         # ISO 2709 caps a record at 99,999 bytes: a title with very many copies spans several records
         for k in range(s_, e_, 900):
-            chunks.append(fmt.marc_fast(f"{county.code}{t + 1:08d}", cls, title, isbn, child, years[s_],
-                                        bodies[k:min(e_, k + 900)]))
+            heads.append((f"{county.code}{t + 1:08d}", cls, title, isbn, child, years[s_]))
+            rec_starts.append(k)
+            rec_ends.append(min(e_, k + 900))
+    data = fmt.marc_records(heads, bodies, rec_starts, rec_ends)
     rel = f"{land}/holdings/holdings_{params.end:%Y%m%d}.mrc"
-    writer.write(rel, b"".join(chunks), "holdings", county.source, it.size, records=len(chunks),
+    writer.write(rel, data, "holdings", county.source, it.size, records=len(heads),
                  expected=totals.add("holdings", it.size))
     rows = []
     for i, code in enumerate(codes):

@@ -180,6 +180,8 @@ def test_monthly_report_has_merged_title_group_headers_and_a_correct_total_row(d
 
 
 def test_marc_holdings_parse_and_match_the_expected_items_per_library(demo_out, manifest):
+    from shuyun.demo import formats as fmt
+
     counted = Counter()
     children = Counter()
     for e in manifest["files"]:
@@ -190,6 +192,8 @@ def test_marc_holdings_parse_and_match_the_expected_items_per_library(demo_out, 
                 assert rec.leader[9] == "a"
                 assert rec["001"].data and rec["245"]["a"] and rec["093"]["a"][0].isalpha()
                 child = rec["008"].data[22] == "j"
+                isbn = rec["020"]["a"]
+                assert fmt._isbn13(isbn[:12]) == isbn
                 for item in rec.get_fields("949"):
                     assert len(item["i"]) == 16 and item["s"] in {"available", "on_loan", "lost", "withdrawn",
                                                                   "in_transit"}
@@ -368,15 +372,22 @@ def _clean_rows(demo_out, manifest):
 
 def test_clean_rows_have_barcodes_inside_the_registered_ranges(demo_out, manifest):
     ranges = _ranges(demo_out)
-    n = 0
-    cross = 0
+    n = cross = foreign_items = returns_elsewhere = returns = loans = 0
     for _, d, _, row in _clean_rows(demo_out, manifest):
         assert _in_ranges(ranges["item"], row[d["item"]])
         if row[d["reader"]]:
             assert _in_ranges(ranges["reader"], row[d["reader"]])
             cross += row[d["reader"]][:9] != row[d["lib"]]
+        owner = row[d["lib"]][:2] + row[d["item"]][:7]  # item barcode = code[2:6] + sub + serial
+        kind = d["codes"][row[d["kind"]]]
+        loans += kind == "loan"
+        foreign_items += kind == "loan" and owner != row[d["lib"]]
+        if kind == "return":
+            returns += 1
+            returns_elsewhere += owner != row[d["lib"]]
         n += 1
-    assert n > 500 and cross > 0.1 * n  # 通借通还: many readers borrow away from their home library
+    # 通借通还: readers borrow away from their home library, items are lent and returned away from their owner
+    assert n > 500 and cross > 0.1 * n and foreign_items > 0.03 * loans and returns_elsewhere > 0.1 * returns
 
 
 def test_events_happen_only_at_libraries_open_on_that_date_of_their_own_county(demo_out, manifest):
