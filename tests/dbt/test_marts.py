@@ -199,6 +199,15 @@ def test_docs_generate_and_descriptions_reach_the_database(built):
                           and attname = 'loans'""") == [("借阅次数 / number of loans (外借册次)",)]
 
 
+def test_other_targets_build_into_their_own_schemas(built):
+    # given the ci target, when dbt lists where models go, then each layer gets a ci_ schema of its own
+    result = run_dbt(["ls", "--select", "stg_raw__libraries int_loans_paired dim_library", "--resource-type", "model",
+                      "--output", "json", "--output-keys", "name schema"], extra_env={"SHUYUN_DBT_TARGET": "ci"})
+    placed = {json.loads(line)["name"]: json.loads(line)["schema"] for line in result.result}
+    assert placed == {"stg_raw__libraries": "ci_staging", "int_loans_paired": "ci_intermediate",
+                      "dim_library": "ci_marts"}
+
+
 def _facts(owner: wh.Address) -> dict[str, list[tuple]]:
     return {
         name: rows(owner, f"select * from marts.{name} order by 1, 2, 3")
