@@ -147,27 +147,41 @@ def ts_text(expr: pl.Expr) -> pl.Expr:
 
 
 def classify(df: pl.DataFrame, rules: list[tuple[str, pl.Expr, pl.Expr | str]], ctx: Context) -> pl.DataFrame:
-    """Add `_rule` and `_reason`: the first rule (in order) whose condition holds, else null."""
+    """Add `_rule` and `_reason`: the first rule (in order) whose condition holds, else null.
+
+    Conditions are evaluated for every row; reasons (string formatting) only for the rows that broke a
+    rule, which are few."""
     if not rules:
         return df.with_columns(_rule=pl.lit(None, pl.String), _reason=pl.lit(None, pl.String))
-    rule_expr = reason_expr = None
-    for name, cond, reason in rules:
+    index = None
+    for i, (_, cond, _) in enumerate(rules):
         cond = cond.fill_null(False)
-        reason = pl.lit(reason) if isinstance(reason, str) else reason
-        if rule_expr is None:
-            rule_expr, reason_expr = pl.when(cond).then(pl.lit(name)), pl.when(cond).then(reason)
-        else:
-            rule_expr, reason_expr = rule_expr.when(cond).then(pl.lit(name)), reason_expr.when(cond).then(reason)
-    df = df.with_columns(_rule=rule_expr.otherwise(None), _reason=reason_expr.otherwise(None).cast(pl.String))
-    df = df.with_columns(_reason=pl.coalesce("_reason", pl.concat_str(pl.col("_rule"), pl.lit(" (no detail)"))))
-    if ctx.truncated_line is not None:
-        cut = (pl.col("_line") == ctx.truncated_line) & pl.col("_rule").is_not_null()
-        df = df.with_columns(
-            _reason=pl.when(cut).then(pl.format("last line is cut off (no line end): {}", pl.col("_reason")))
-            .otherwise(pl.col("_reason")),
-            _rule=pl.when(cut).then(pl.lit("malformed_row")).otherwise(pl.col("_rule")),
-        )
-    return df
+        index = pl.when(cond).then(pl.lit(i, pl.Int32)) if index is None else index.when(cond).then(
+            pl.lit(i, pl.Int32))
+    df = df.with_columns(_rule_index=index.otherwise(None))
+    ok = df.filter(pl.col("_rule_index").is_null()).with_columns(
+        _rule=pl.lit(None, pl.String), _reason=pl.lit(None, pl.String))
+    ko = df.filter(pl.col("_rule_index").is_not_null())
+    if ko.height:
+        rule_expr = reason_expr = None
+        for i, (name, _, reason) in enumerate(rules):
+            hit = pl.col("_rule_index") == i
+            reason = pl.lit(reason) if isinstance(reason, str) else reason
+            if rule_expr is None:
+                rule_expr, reason_expr = pl.when(hit).then(pl.lit(name)), pl.when(hit).then(reason)
+            else:
+                rule_expr, reason_expr = rule_expr.when(hit).then(pl.lit(name)), reason_expr.when(hit).then(reason)
+        ko = ko.with_columns(_rule=rule_expr.otherwise(None), _reason=reason_expr.otherwise(None).cast(pl.String))
+        ko = ko.with_columns(_reason=pl.coalesce("_reason", pl.concat_str(pl.col("_rule"), pl.lit(" (no detail)"))))
+        if ctx.truncated_line is not None:
+            cut = pl.col("_line") == ctx.truncated_line
+            ko = ko.with_columns(
+                _reason=pl.when(cut).then(pl.format("last line is cut off (no line end): {}", pl.col("_reason")))
+                .otherwise(pl.col("_reason")),
+                _rule=pl.when(cut).then(pl.lit("malformed_row")).otherwise(pl.col("_rule")),
+            )
+        return pl.concat([ok, ko], how="vertical")
+    return ok
 
 
 def split(df: pl.DataFrame, good: list[pl.Expr], record_cols: list[str]) -> Split:
@@ -224,7 +238,8 @@ def circulation(df: pl.DataFrame, ctx: Context, texts: list[str] | None = None) 
     cols = [pl.col(src).alias(canon) if src else pl.lit("").alias(canon) for canon, src in d.columns.items()]
     df = _strip_all(df.select(*cols, "_line"))
     if d.event_id_from_line_hash:
-        ids = [hashlib.sha256(t.encode()).hexdigest()[:32] for t in (texts or [])]
+        lines = texts.to_list() if isinstance(texts, pl.Series) else list(texts or [])
+        ids = [hashlib.sha256(t.encode()).hexdigest()[:32] for t in lines]
         df = df.with_columns(source_event_id=pl.Series(ids, dtype=pl.String))
     df = df.with_columns(
         _event=pl.col("event_type").replace_strict(d.event_codes, default=None, return_dtype=pl.String),

@@ -118,8 +118,9 @@ def _frame(columns: list[str], lines: list[int], rows: list[list] | None = None,
            texts: list[str] | None = None) -> pl.DataFrame:
     """A batch as a frame of strings: from checked CSV lines (parsed by polars) or from rows."""
     schema = {c: pl.String for c in columns}
-    if texts:
-        df = pl.read_csv(io.BytesIO("\n".join(texts).encode()), has_header=False, schema=schema,
+    if texts is not None and len(texts):
+        joined = texts.str.join("\n").item() if isinstance(texts, pl.Series) else "\n".join(texts)
+        df = pl.read_csv(io.BytesIO(joined.encode()), has_header=False, schema=schema,
                          quote_char='"', infer_schema=False)
         if df.height != len(lines):
             raise LoadError(f"internal: polars split {len(lines)} checked lines into {df.height} rows")
@@ -367,7 +368,7 @@ def _load_chunk(conn, chunk: readers.Chunk, ctx: F.Context, table: str, meta: di
     bad_frames = []
     if chunk.rejects:
         bad_frames.append(_reject_frame(chunk.rejects, ctx.pseudo))
-    if chunk.lines:
+    if len(chunk.lines):
         ctx.truncated_line = chunk.truncated_line
         frame = _frame(chunk.columns, chunk.lines, chunk.rows, chunk.texts)
         split = F.TRANSFORMS[ctx.feed](frame, ctx, chunk.texts)

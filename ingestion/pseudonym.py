@@ -46,8 +46,8 @@ class Pseudonymiser:
         """Pseudonyms for a column of barcodes (null/blank stay null), hashing each distinct value once."""
         uniq = barcodes.drop_nulls().unique()
         uniq = uniq.filter(uniq != "")
-        mapping = dict(zip(uniq.to_list(), (self(b) for b in uniq.to_list()), strict=True))
-        return barcodes.replace_strict(mapping, default=None, return_dtype=pl.String)
+        keys = pl.DataFrame({"barcode": uniq, "key": pl.Series([self(b) for b in uniq.to_list()], dtype=pl.String)})
+        return _lookup(barcodes, keys, "key")
 
     def scrub(self, text: str) -> str:
         return _CARD_LIKE.sub(lambda m: "pseudo:" + self(m.group(1)), text)
@@ -71,5 +71,11 @@ def home_library(barcodes: pl.Series, ranges: pl.DataFrame) -> pl.Series:
         .join_asof(ranges, left_on="n", right_on="first", strategy="backward")
         .filter(pl.col("n") <= pl.col("last"))
     )
-    mapping = dict(zip(lookup["barcode"].to_list(), lookup["library_code"].to_list(), strict=True))
-    return barcodes.replace_strict(mapping, default=None, return_dtype=pl.String)
+    return _lookup(barcodes, lookup.select("barcode", "library_code"), "library_code")
+
+
+def _lookup(barcodes: pl.Series, table: pl.DataFrame, column: str) -> pl.Series:
+    """`table[column]` for each barcode (by a left join that keeps the order), null when absent."""
+    frame = pl.DataFrame({"barcode": barcodes.cast(pl.String)})
+    joined = frame.join(table, on="barcode", how="left", maintain_order="left")
+    return joined[column].alias(barcodes.name)

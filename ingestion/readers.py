@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+import polars as pl
+
 BLOCK_BYTES = 4 << 20
 BATCH_ROWS = 50_000
 
@@ -31,9 +33,9 @@ class Reject:
 @dataclass
 class Chunk:
     columns: list[str]
-    lines: list[int] = field(default_factory=list)
+    lines: list[int] | pl.Series = field(default_factory=list)  # data-row numbers of the good rows
     rows: list[list] = field(default_factory=list)  # xlsx/MARC: each row has len(columns) values
-    texts: list[str] = field(default_factory=list)  # CSV: the decoded, checked line per row
+    texts: list[str] | pl.Series = field(default_factory=list)  # CSV: the decoded, checked line per row
     rejects: list[Reject] = field(default_factory=list)
     truncated_line: int | None = None  # CSV: last line of the file had no line end
     file_level: str | None = None  # the whole file is refused for this reason (every line quarantined)
@@ -67,11 +69,10 @@ def guess_decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def _decoded_lines(fh, encoding: str) -> Iterator[tuple[str | None, bytes | None, bool]]:
-    """(text, undecodable bytes, ended with a newline) per physical line after the header.
-
-    Decodes whole blocks at once (a newline byte never occurs inside a GBK/GB18030/UTF-8 character),
-    falling back to line-by-line decoding only for a block that holds an undecodable line."""
+def _decoded_blocks(fh, encoding: str) -> Iterator[tuple[pl.Series | None, list[bytes] | None, bool]]:
+    """Blocks of physical lines after the header: (decoded lines, None, True) when the block decodes,
+    else (None, raw lines, …) for line-by-line handling. The last block is the file's unterminated
+    tail, if any (ended = False). A newline byte never occurs inside a GBK/GB18030/UTF-8 character."""
     rest = b""
     while True:
         block = fh.read(BLOCK_BYTES)
@@ -83,26 +84,17 @@ def _decoded_lines(fh, encoding: str) -> Iterator[tuple[str | None, bytes | None
             rest = block
             continue
         body, rest = block[:cut], block[cut + 1:]
-        try:
-            texts = body.decode(encoding).split("\n")
-        except UnicodeDecodeError:
-            texts = None
-        if texts is not None:
-            for text in texts:
-                yield (text[:-1] if text.endswith("\r") else text), None, True
-            continue
-        for raw in body.split(b"\n"):
-            raw = raw.rstrip(b"\r")
-            try:
-                yield raw.decode(encoding), None, True
-            except UnicodeDecodeError:
-                yield None, raw, True
+        yield _decode_block(body, encoding, True)
     if rest:
-        rest = rest.rstrip(b"\r")
-        try:
-            yield rest.decode(encoding), None, False
-        except UnicodeDecodeError:
-            yield None, rest, False
+        yield _decode_block(rest, encoding, False)
+
+
+def _decode_block(body: bytes, encoding: str, ended: bool):
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError:
+        return None, [raw.rstrip(b"\r") for raw in body.split(b"\n")], ended
+    return pl.Series(text.split("\n"), dtype=pl.String).str.strip_suffix("\r"), None, ended
 
 
 def read_csv(path: Path, encoding: str, header: tuple[str, ...] | list[str],
@@ -116,7 +108,6 @@ def read_csv(path: Path, encoding: str, header: tuple[str, ...] | list[str],
     Lines that pass are split into fields later, by polars, a batch at a time.
     """
     header = list(header)
-    width = len(header)
     columns = header
     with open(path, "rb") as fh:
         first = fh.readline().rstrip(b"\r\n")
@@ -134,51 +125,118 @@ def read_csv(path: Path, encoding: str, header: tuple[str, ...] | list[str],
             reason = (f"header does not match the {encoding} export expected here "
                       f"(expected {','.join(header)!r}, found {shown!r}); file not decodable as declared")
             chunk = Chunk(columns, file_level=reason)
-            for n, (text, _raw, _ended) in enumerate(_decoded_lines(fh, "latin-1"), start=1):
-                if not text.strip():
-                    continue
-                line = guess_decode(text.encode("latin-1"))
-                chunk.rejects.append(Reject(n, "wrong_encoding", reason, {"line": line}))
-                if len(chunk.rejects) >= batch_rows:
-                    yield chunk
-                    chunk = Chunk(columns, file_level=reason)
+            n = 0
+            for texts, _raws, _ended in _decoded_blocks(fh, "latin-1"):
+                for text in texts.to_list():
+                    n += 1
+                    if not text.strip():
+                        continue
+                    line = guess_decode(text.encode("latin-1"))
+                    chunk.rejects.append(Reject(n, "wrong_encoding", reason, {"line": line}))
+                    if len(chunk.rejects) >= batch_rows:
+                        yield chunk
+                        chunk = Chunk(columns, file_level=reason)
             yield chunk
             return
 
-        chunk = Chunk(columns)
-        commas = width - 1
-        for n, (text, raw, ended) in enumerate(_decoded_lines(fh, encoding), start=1):
-            if text is None:
-                if not raw.strip():
+        yield from _checked_batches(fh, encoding, columns, batch_rows)
+
+
+def _checked_batches(fh, encoding: str, columns: list[str], batch_rows: int) -> Iterator[Chunk]:
+    """The data lines after the header, checked a block at a time with polars (the field count of a
+    line without quotes is its comma count + 1); only suspicious lines go through Python."""
+    width = len(columns)
+    good_lines: list[pl.Series] = []
+    good_texts: list[pl.Series] = []
+    rejects: list[Reject] = []
+    pending = 0
+    n = 0  # data lines seen so far
+    truncated = None
+
+    def flush(final: bool) -> Iterator[Chunk]:
+        """Chunks of exactly `batch_rows` good rows (at the end, the remainder); rejects ride on the first."""
+        nonlocal good_lines, good_texts, rejects, pending
+        lines = pl.concat(good_lines) if good_lines else pl.Series([], dtype=pl.Int64)
+        texts = pl.concat(good_texts) if good_texts else pl.Series([], dtype=pl.String)
+        total = len(lines)
+        starts = list(range(0, total - batch_rows + 1, batch_rows)) if total >= batch_rows else []
+        emitted = len(starts) * batch_rows
+        if final and (emitted < total or not starts):
+            starts.append(emitted)
+            emitted = total
+        for start in starts:
+            part_lines, part_texts = lines.slice(start, batch_rows), texts.slice(start, batch_rows)
+            cut = truncated if len(part_lines) and part_lines[-1] == truncated else None
+            yield Chunk(columns, lines=part_lines, texts=part_texts, rejects=rejects, truncated_line=cut)
+            rejects = []
+        good_lines, good_texts = [lines.slice(emitted)], [texts.slice(emitted)]
+        pending = total - emitted
+
+    for texts, raws, ended in _decoded_blocks(fh, encoding):
+        if texts is None:  # a block with an undecodable line: line by line
+            for raw in raws:
+                n += 1
+                try:
+                    text = raw.decode(encoding)
+                except UnicodeDecodeError:
+                    if raw.strip():
+                        rule = "wrong_encoding" if ended or raw is not raws[-1] else "malformed_row"
+                        what = f"the line is not valid {encoding}"
+                        reason = what if rule == "wrong_encoding" else f"last line is cut off (no line end): {what}"
+                        rejects.append(Reject(n, rule, reason, {"line": guess_decode(raw)}))
                     continue
-                rule = "wrong_encoding" if ended else "malformed_row"
-                what = f"the line is not valid {encoding}"
-                reason = what if ended else f"last line is cut off (no line end): {what}"
-                chunk.rejects.append(Reject(n, rule, reason, {"line": guess_decode(raw)}))
-                continue
-            if '"' in text:
-                fields = _split(text)
-                count = -1 if fields is None else len(fields)
-            else:
-                count = text.count(",") + 1
-            if count != width:
-                if not text.strip():
-                    continue
-                got = "broken quoting" if count < 0 else f"{count} fields"
-                cut = "" if ended else "; last line is cut off (no line end)"
-                chunk.rejects.append(Reject(n, "malformed_row", f"expected {width} fields, found {got}{cut}",
-                                            {"line": text}))
-                continue
-            if commas == 0 and not text.strip():
-                continue
-            chunk.lines.append(n)
-            chunk.texts.append(text)
-            if not ended:
-                chunk.truncated_line = n
-            if len(chunk.lines) >= batch_rows:
-                yield chunk
-                chunk = Chunk(columns)
-        yield chunk
+                texts_one = pl.Series([text], dtype=pl.String)
+                ok = _check(texts_one, pl.Series([n], dtype=pl.Int64), width, rejects, ended or raw is not raws[-1])
+                if len(ok[0]):
+                    good_lines.append(ok[0])
+                    good_texts.append(ok[1])
+                    pending += 1
+                    if not ended and raw is raws[-1]:
+                        truncated = n
+            continue
+        numbers = pl.int_range(n + 1, n + 1 + len(texts), dtype=pl.Int64, eager=True)
+        n += len(texts)
+        lines_ok, texts_ok = _check(texts, numbers, width, rejects, ended)
+        if not ended and len(lines_ok) and lines_ok[-1] == n:
+            truncated = n
+        good_lines.append(lines_ok)
+        good_texts.append(texts_ok)
+        pending += len(lines_ok)
+        if pending >= batch_rows:
+            yield from flush(final=False)
+    yield from flush(final=True)
+
+
+def _check(texts: pl.Series, numbers: pl.Series, width: int, rejects: list[Reject],
+           last_ended: bool) -> tuple[pl.Series, pl.Series]:
+    """Lines with exactly `width` fields pass; blank lines are skipped; the others become rejects."""
+    frame = pl.DataFrame({"n": numbers, "t": texts})
+    frame = frame.with_columns(
+        commas=pl.col("t").str.count_matches(",", literal=True),
+        quoted=pl.col("t").str.contains('"', literal=True),
+        blank=pl.col("t").str.strip_chars() == "",
+    )
+    fast = frame.filter(~pl.col("quoted") & (pl.col("commas") == width - 1))
+    slow = frame.filter(~pl.col("blank") & (pl.col("quoted") | (pl.col("commas") != width - 1)))
+    if slow.height == 0:
+        return fast["n"], fast["t"]
+    keep = []
+    last = numbers[-1] if len(numbers) else None
+    for line, text, quoted, commas in slow.select("n", "t", "quoted", "commas").iter_rows():
+        if quoted:
+            fields = _split(text)
+            count = -1 if fields is None else len(fields)
+        else:
+            count = commas + 1
+        if count == width:
+            keep.append(line)
+            continue
+        got = "broken quoting" if count < 0 else f"{count} fields"
+        cut = "; last line is cut off (no line end)" if (line == last and not last_ended) else ""
+        rejects.append(Reject(line, "malformed_row", f"expected {width} fields, found {got}{cut}", {"line": text}))
+    if keep:
+        fast = pl.concat([fast, frame.filter(pl.col("n").is_in(keep))]).sort("n")
+    return fast["n"], fast["t"]
 
 
 # ------------------------------------------------------------------------------------------- XLSX
