@@ -2,7 +2,7 @@
 
 `dashboards.publish` sends a JSON spec on stdin: the import bundle, the roles with their row-level security
 clause, and the demo users. This script, in one Superset app context:
-  1. imports the bundle (the same command `superset import-dashboards` runs, overwrite on: same UUIDs → same rows),
+  1. imports the bundle kind by kind with overwrite (same UUIDs → same rows, updated in place),
   2. makes the roles hold exactly `datasource_access` on the bundle's datasets,
   3. makes one Regular RLS filter per county-director role, on every dataset of the bundle,
   4. creates or updates the demo users (roles + password),
@@ -31,7 +31,10 @@ def apply(spec: dict) -> dict:
     from flask import g
     from superset import db
     from superset import security_manager as sm
-    from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
+    from superset.commands.chart.importers.v1 import ImportChartsCommand
+    from superset.commands.dashboard.importers.v1 import ImportDashboardsCommand
+    from superset.commands.database.importers.v1 import ImportDatabasesCommand
+    from superset.commands.dataset.importers.v1 import ImportDatasetsCommand
     from superset.commands.importers.v1.utils import get_contents_from_bundle
     from superset.connectors.sqla.models import RowLevelSecurityFilter, SqlaTable
     from superset.models.dashboard import Dashboard
@@ -42,6 +45,12 @@ def apply(spec: dict) -> dict:
     g.user = admin
     with zipfile.ZipFile(spec["bundle"]) as bundle:
         contents = get_contents_from_bundle(bundle)
+    # The dashboard importer imports the databases, datasets and charts a dashboard uses with overwrite=False,
+    # so a changed URI, dataset SQL or chart would be ignored. Import each kind itself, with overwrite, first.
+    # (The bundle says type: Dashboard; the per-kind commands check that type only when it is present.)
+    untyped = {**contents, "metadata.yaml": "version: 1.0.0\n"}
+    for command in (ImportDatabasesCommand, ImportDatasetsCommand, ImportChartsCommand):
+        command(untyped, overwrite=True).run()
     ImportDashboardsCommand(contents, overwrite=True).run()
 
     datasets = db.session.query(SqlaTable).filter(SqlaTable.uuid.in_(spec["dataset_uuids"])).all()

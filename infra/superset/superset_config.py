@@ -38,6 +38,8 @@ FEATURE_FLAGS = {
     "DASHBOARD_RBAC": True,
     "ENABLE_TEMPLATE_PROCESSING": False,
     "ALERT_REPORTS": False,
+    # render every chart of a dashboard at once (headless screenshots, benchmarks), not only those in view
+    "DASHBOARD_VIRTUALIZATION": False,
 }
 
 # Row limits that suit a province-wide mart on 2 cores.
