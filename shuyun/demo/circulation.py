@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from .params import Params, rng
-from .province import County, Library, Province
+from .province import County, Province
 from .schedule import BIG, OpenGrid
 
 WARMUP = 45
@@ -382,11 +382,3 @@ def _empty() -> DayEvents:
     z = np.zeros(0, dtype=np.int64)
     return DayEvents(z.astype(np.int16), z.astype(np.int8), z, z, z.astype(np.int32), z.astype(np.int8),
                      z.astype(np.int32))
-
-
-def library_index(county: County) -> dict[str, int]:
-    return {lib.code: i for i, lib in enumerate(county.libraries)}
-
-
-def open_on(lib: Library, day: date) -> bool:
-    return lib.valid_on(day)

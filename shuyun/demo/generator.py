@@ -318,63 +318,35 @@ def _county(params: Params, province: Province, county: County, writer: Writer, 
     circ_faults = {f.day: f for f in faults if f.feed == "circulation"}
     visit_faults = {f.day: f for f in faults if f.feed == "visits"}
     next_id = 1 + int(rng(params.seed, "ids", county.code).integers(10**6, 10**7))
-    loans_by_lib_month: Counter = Counter()
     for day, ev in sim.run():
         fault = circ_faults.get(day)
-        n_events = ev.size
+        fault_row = -1
         if fault is not None and fault.kind in ("reader_barcode_out_of_range", "item_barcode_out_of_range",
                                                 "timestamp_after_file_day"):
             ev, fault_row = _add_bad_event(params, county, sim, day, ev, fault)
-        else:
-            fault_row = -1
         order = np.lexsort((ev.item, ev.kind, ev.lib, ev.second))
         ev = DayEvents(*(a[order] for a in (ev.lib, ev.kind, ev.item, ev.reader, ev.second, ev.channel, ev.due)))
         lines = fmt.circulation_lines(county.dialect, day, ev, codes, next_id, county.code)
         next_id += len(lines)
-        clean = np.ones(len(lines), dtype=bool)
+        rel = f"{land}/circulation/circ_{day:%Y%m%d}.csv"
+        clean = np.ones(len(lines), dtype=bool)  # rows that end up in the clean (post-staging) events
+        quarantined: dict[str, int] = {}
         if fault_row >= 0:
             pos = int(np.flatnonzero(order == fault_row)[0])
             clean[pos] = False
-            fault.line = pos + 1
-        encoding = county.encoding
-        quarantined: dict[str, int] = {}
-        duplicates = 0
-        truncated = False
-        out_lines = lines
-        if fault_row >= 0:
+            fault.file, fault.line, fault.rows_affected = rel, pos + 1, 1
             quarantined[fault.rule] = 1
-        if fault is not None and fault.kind == "duplicate_line" and lines:
-            i = int(rng(params.seed, "dup", county.code, day.isoformat()).integers(0, len(lines)))
-            out_lines = [*lines[: i + 1], lines[i], *lines[i + 1:]]
-            fault.line = i + 2
-            duplicates = 1
-        elif fault is not None and fault.kind == "truncated_file" and lines:
-            last = lines[-1]
-            cut = _nth(last, ",", 3) + 3
-            out_lines = [*lines[:-1], last[:cut]]
-            clean[-1] = False
-            truncated = True
-            fault.line = len(lines)
-            quarantined["malformed_row"] = 1
-        elif fault is not None and fault.kind == "wrong_encoding" and lines:
-            encoding = "utf-8"
-            clean[:] = False
-            fault.line = 1
-            quarantined["wrong_encoding"] = len(lines)
-        if fault is not None and fault.line is not None:
-            fault.rows_affected = quarantined.get(fault.rule, 1)
-        rel = f"{land}/circulation/circ_{day:%Y%m%d}.csv"
-        if fault is not None and fault.line is not None:
+        out_lines, encoding, truncated, duplicates = lines, county.encoding, False, 0
+        if fault is not None and fault_row < 0 and lines:
+            out_lines, encoding, truncated, duplicates = _file_fault(params, county, day, fault, lines, clean,
+                                                                     quarantined)
             fault.file = rel
         data = fmt.csv_bytes(fmt.DIALECT_HEADER[county.dialect], out_lines, encoding,
                              fmt.LINE_END[county.dialect], truncated=truncated)
-        if county.encoding == "utf-8-sig" and encoding == "utf-8-sig":
-            assert data.startswith(b"\xef\xbb\xbf")
         writer.write(rel, data, "circulation", county.source, len(out_lines), encoding=county.encoding,
                      day=day.isoformat(),
                      expected=totals.add("circulation", len(out_lines), quarantined, duplicates))
-        # expected clean counts
-        if n_events or ev.size:
+        if ev.size:
             key = ev.lib[clean].astype(np.int64) * 3 + ev.kind[clean]
             counts = np.bincount(key, minlength=3 * len(codes)).reshape(-1, 3)
             ds = day.isoformat()
@@ -384,15 +356,35 @@ def _county(params: Params, province: Province, county: County, writer: Writer, 
             tot = counts.sum(axis=0)
             tables.add("circulation_by_county_day",
                        ((county.code, ds, EVENT_TYPES[k], int(tot[k])) for k in range(3) if tot[k]))
-            loans = counts[:, LOAN]
-            for li in np.flatnonzero(loans):
-                loans_by_lib_month[(codes[li], day.year, day.month)] += int(loans[li])
-        # visits
         _visits(params, county, sim, day, writer, totals, tables, visit_faults.get(day), land)
     _rotations(params, county, sim, writer, totals, land)
     _activities(params, county, sim, writer, totals, land)
     _reports(params, county, sim, writer, totals, tables, [f for f in faults if f.feed == "monthly_report"], land)
     _holdings(params, county, sim, writer, totals, tables, land)
+
+
+def _file_fault(params, county, day, fault: Fault, lines: list[str], clean: np.ndarray,
+                quarantined: dict[str, int]):
+    """Apply a fault that changes the file rather than adding an event; returns what to write."""
+    out_lines, encoding, truncated, duplicates = lines, county.encoding, False, 0
+    if fault.kind == "duplicate_line":
+        i = int(rng(params.seed, "dup", county.code, day.isoformat()).integers(0, len(lines)))
+        out_lines = [*lines[: i + 1], lines[i], *lines[i + 1:]]
+        fault.line, duplicates = i + 2, 1
+    elif fault.kind == "truncated_file":
+        last = lines[-1]
+        out_lines = [*lines[:-1], last[: _nth(last, ",", 3) + 3]]  # cut inside the fourth field
+        clean[-1] = False
+        truncated = True
+        fault.line = len(lines)
+        quarantined["malformed_row"] = 1
+    elif fault.kind == "wrong_encoding":
+        encoding = "utf-8"
+        clean[:] = False
+        fault.line = 1
+        quarantined["wrong_encoding"] = len(lines)
+    fault.rows_affected = quarantined.get(fault.rule, 1)
+    return out_lines, encoding, truncated, duplicates
 
 
 def _nth(s: str, ch: str, n: int) -> int:
