@@ -5,7 +5,8 @@ Scheduled by the Asset `shuyun://warehouse/raw` (emitted by `shuyun_ingest`). Ru
 the project's runner (`shuyun.transform.run_dbt`) one model group per task: staging → intermediate →
 each mart group (sub-folders of `dbt/models/marts`, else dim_ → fct_ → mart_ models; listed when this
 file is parsed, no `dbt ls`).
-`build` runs each model's tests right after it, so a failed test stops what depends on it.
+`build` runs each model's tests right after it, so a failed test stops what depends on it; tests that
+span groups (a fact's relationship to a dimension) run once every group is built.
 Emits `shuyun://warehouse/marts` when every group built, which schedules `shuyun_publish`.
 
 The groups run one after the other: later groups ref earlier ones, and dbt invocations share one target folder.
@@ -57,10 +58,16 @@ def shuyun_transform():
     def marts_built() -> None:
         """Every mart group built and tested: the marts are fresh."""
 
+    @task
+    def marts_cross_group_tests(groups: list[list[str]]) -> list[str]:
+        """The mart tests whose models were built by different groups (e.g. fact → dimension relationships)."""
+        return steps.dbt_cross_group_tests(groups)
+
+    groups = steps.mart_groups() or [("all", ["path:models/marts"])]
     previous = staging() >> intermediate()
-    for name, selectors in steps.mart_groups() or [("all", ["path:models/marts"])]:
+    for name, selectors in groups:
         group = task(task_id=f"marts_{name}", doc_md=f"dbt build --select {' '.join(selectors)}")(steps.dbt_build)
         previous = previous >> group(*selectors)
-    previous >> marts_built()
+    previous >> marts_cross_group_tests([selectors for _, selectors in groups]) >> marts_built()
 
 shuyun_transform()

@@ -546,12 +546,22 @@ def backfill_runs(dag_id: str, backfill_id: int) -> list[dict]:
     return [r for r in runs if r.get("backfill_id") in (None, backfill_id)]
 
 
-def wait_asset_run(dag_id: str, after: datetime | str, timeout: float = 1800, poll: float = 3) -> str:
-    """The run of an asset-scheduled DAG queued after `after`, waited for; its run_id."""
-    after = after if isinstance(after, str) else after.isoformat()
+def task_started(dag_id: str, run_id: str, task_id: str) -> str | None:
+    """When a task of a run started (ISO 8601), or None when it did not run."""
+    run = urllib.parse.quote(run_id, safe="")
+    try:
+        return api("GET", f"dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}").get("start_date")
+    except ApiError as err:
+        if err.code == 404:
+            return None
+        raise
+
+
+def wait_asset_run(dag_id: str, after: str, timeout: float = 1800, poll: float = 3) -> str:
+    """The first run of an asset-scheduled DAG queued at or after `after` (ISO 8601), waited for; its run_id."""
     deadline = time.monotonic() + timeout
     while True:
-        runs = api("GET", f"dags/{dag_id}/dagRuns", run_after_gte=after, order_by="-run_after", limit=5)
+        runs = api("GET", f"dags/{dag_id}/dagRuns", run_after_gte=after, order_by="run_after", limit=5)
         runs = [r for r in runs.get("dag_runs", []) if r.get("run_type") == "asset_triggered"]
         if runs:
             run_id = runs[0]["dag_run_id"]
@@ -563,22 +573,24 @@ def wait_asset_run(dag_id: str, after: datetime | str, timeout: float = 1800, po
 
 
 def run_chain(start: date | str | None = None, end: date | str | None = None, sources: list[str] | None = None,
-              timeout: float = 3600) -> dict:
-    """The whole chain for one period: ingest (as a manual run) → transform → publish, each waited for.
+              everything: bool = False, timeout: float = 3600) -> dict:
+    """The whole chain for one period: ingest (a manual run) → transform → publish, each waited for.
 
-    A county that failed to load does not stop the chain (its failure is reported in the result);
-    a failed transform or publish does (RunFailed).
+    `start`/`end`: the half-open local period; `everything=True`: every delivery not loaded yet (initial load).
+    A county that failed to load does not stop the chain (its failure is in `county_failures`); a failed
+    registry load, transform or publish does (RunFailed).
     """
-    conf = {k: v for k, v in {"start": start and str(start), "end": end and str(end), "sources": sources}.items() if v}
-    began = datetime.now().astimezone().isoformat()
-    ingest_run = trigger("shuyun_ingest", conf=conf)
+    conf = {"start": start and str(start), "end": end and str(end), "sources": sources, "all_deliveries": everything}
+    ingest_run = trigger("shuyun_ingest", conf={k: v for k, v in conf.items() if v})
     result = {"shuyun_ingest": ingest_run, "county_failures": None}
     try:
         wait("shuyun_ingest", ingest_run, timeout=timeout)
     except RunFailed as failure:
-        if any(task.startswith(("raw_landed", "load_")) for task in failure.failed_tasks):
+        if not all(task.startswith(("ingest_county", "all_counties_loaded")) for task in failure.failed_tasks):
             raise
         result["county_failures"] = str(failure)
-    result["shuyun_transform"] = wait_asset_run("shuyun_transform", began, timeout=timeout)
-    result["shuyun_publish"] = wait_asset_run("shuyun_publish", began, timeout=timeout)
+    landed = task_started("shuyun_ingest", ingest_run, "raw_landed")
+    result["shuyun_transform"] = wait_asset_run("shuyun_transform", landed, timeout=timeout)
+    built = task_started("shuyun_transform", result["shuyun_transform"], "marts_built")
+    result["shuyun_publish"] = wait_asset_run("shuyun_publish", built, timeout=timeout)
     return result

@@ -6,6 +6,7 @@ this module stays cheap to parse and keeps importing when a stage is broken or n
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import date
@@ -165,12 +166,86 @@ def mart_groups(models_dir: Path | None = None) -> list[tuple[str, list[str]]]:
 
 
 def dbt_build(*selectors: str) -> None:
-    """`dbt build --select <selectors>` through the project's runner; a failed build fails the step."""
+    """`dbt build --select <selectors>` through the project's runner; a failed build fails the step.
+
+    `--indirect-selection buildable`: a test runs with a group when each of its parents is in the group
+    or upstream of it — never before a model it checks exists (dbt's default, eager, would run a
+    fct→dim relationship test with the dimensions, before the fact is built). Tests that span groups
+    the other way run in `dbt_cross_group_tests` once every group is built.
+    """
     from shuyun.transform import run_dbt
 
-    result = run_dbt(["build", "--select", *selectors])  # raises DbtError naming the failing nodes
+    # raises DbtError naming the failing nodes
+    result = run_dbt(["build", "--select", *selectors, "--indirect-selection", "buildable"])
     if getattr(result, "success", True) is False:
         raise StepFailed(f"dbt build --select {' '.join(selectors)} failed")
+
+
+def _manifest() -> dict:
+    from shuyun.transform import DBT_PROJECT_DIR
+
+    path = Path(os.environ.get("DBT_TARGET_PATH") or DBT_PROJECT_DIR / "target") / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise StepFailed(f"{path}: no dbt manifest ({err}); the earlier dbt steps write it") from err
+
+
+def tests_left_out(manifest: dict, groups: list[list[str]]) -> list[str]:
+    """Data tests no group's `buildable` selection ran: some parent of theirs was built in a later group."""
+    nodes = manifest["nodes"]
+    parents = {uid: [p for p in node.get("depends_on", {}).get("nodes", []) if p in nodes]
+               for uid, node in nodes.items()}
+
+    def members(selectors: list[str]) -> set[str]:
+        chosen = set()
+        for uid, node in nodes.items():
+            if node["resource_type"] != "model":
+                continue
+            for selector in selectors:
+                if selector.startswith("path:"):
+                    folder = selector[len("path:"):].rstrip("/")
+                    if node["original_file_path"].startswith(folder + "/"):
+                        chosen.add(uid)
+                elif node["name"] == selector:
+                    chosen.add(uid)
+        return chosen
+
+    def upstream(start: set[str]) -> set[str]:
+        seen: set[str] = set()
+        todo = [p for uid in start for p in parents.get(uid, [])]
+        while todo:
+            uid = todo.pop()
+            if uid not in seen:
+                seen.add(uid)
+                todo.extend(parents.get(uid, []))
+        return seen
+
+    reach = []
+    for selectors in groups:
+        selected = members(selectors)
+        reach.append((selected, selected | upstream(selected)))
+    left = []
+    for uid, node in sorted(nodes.items()):
+        if node["resource_type"] != "test":
+            continue
+        tested = {p for p in parents[uid] if nodes[p]["resource_type"] in ("model", "seed", "snapshot")}
+        in_marts = any(nodes[p].get("original_file_path", "").startswith("models/marts/") for p in tested)
+        if in_marts and not any(tested & selected and tested <= built for selected, built in reach):
+            left.append(node["name"])
+    return left
+
+
+def dbt_cross_group_tests(groups: list[list[str]]) -> list[str]:
+    """Run the mart tests that span groups (see `dbt_build`); their names."""
+    from shuyun.transform import run_dbt
+
+    left = tests_left_out(_manifest(), groups)
+    if left:
+        run_dbt(["test", "--select", *left])
+    else:
+        log.info("every mart test ran with its group")
+    return left
 
 
 # ---------------------------------------------------------------- publish

@@ -154,4 +154,29 @@ def test_dbt_build_passes_selectors_to_the_project_runner(monkeypatch):
     seen = []
     monkeypatch.setattr(shuyun.transform, "run_dbt", lambda args, **kw: seen.append(args))
     steps.dbt_build("resource_type:seed", "path:models/staging")
-    assert seen == [["build", "--select", "resource_type:seed", "path:models/staging"]]
+    assert seen == [["build", "--select", "resource_type:seed", "path:models/staging",
+                     "--indirect-selection", "buildable"]]
+
+
+def _node(kind: str, path: str, *parents: str) -> dict:
+    return {"resource_type": kind, "name": path.rsplit("/", 1)[-1].removesuffix(".sql"),
+            "original_file_path": path, "depends_on": {"nodes": list(parents)}}
+
+
+def test_tests_spanning_mart_groups_are_left_for_the_end():
+    # given dims and facts built by separate groups; a fact refs one dimension but not the other
+    nodes = {
+        "model.s.stg_x": _node("model", "models/staging/stg_x.sql"),
+        "model.s.dim_date": _node("model", "models/marts/dim_date.sql", "model.s.stg_x"),
+        "model.s.dim_library": _node("model", "models/marts/dim_library.sql", "model.s.stg_x"),
+        "model.s.fct_loans": _node("model", "models/marts/fct_loans.sql", "model.s.stg_x", "model.s.dim_library"),
+        "test.s.unique_dim_date": _node("test", "models/marts/m.yml", "model.s.dim_date"),
+        "test.s.rel_fct_library": _node("test", "models/marts/m.yml", "model.s.fct_loans", "model.s.dim_library"),
+        "test.s.rel_fct_date": _node("test", "models/marts/m.yml", "model.s.fct_loans", "model.s.dim_date"),
+        "test.s.not_null_stg": _node("test", "models/staging/s.yml", "model.s.stg_x"),
+    }
+    groups = [["dim_date", "dim_library"], ["fct_loans"]]
+    # then only the fact→date test (date is not upstream of the fact) waits for the end
+    assert steps.tests_left_out({"nodes": nodes}, groups) == ["rel_fct_date"]
+    # and with one group for all marts, nothing is left out
+    assert steps.tests_left_out({"nodes": nodes}, [["path:models/marts"]]) == []
