@@ -7,11 +7,12 @@ Per batch the loader
    so two workers never load the same delivery at once;
 3. batch_id = sha256(source, feed, file name, file sha256)[:32]: a ledger row already `loaded` or
    `rejected` → nothing happens (`already_loaded`);
-4. an earlier batch of the same file name with another checksum (a corrected re-delivery; for the
-   registry feeds: any earlier batch of the feed) → its raw and quarantine rows are deleted and its
-   ledger row marked `superseded` (superseded_by = the new batch);
-5. reads the file in bounded batches, applies the feed's rules (ingestion/feeds.py), and COPYs good
+4. reads the file in bounded batches, applies the feed's rules (ingestion/feeds.py), and COPYs good
    rows into raw.<table> and rejected rows into quarantine.rejected_rows;
+5. an earlier batch of the same file name with another checksum (a corrected re-delivery; for the
+   registry feeds: any earlier batch of the feed) → its raw and quarantine rows are deleted and its
+   ledger row marked `superseded` (superseded_by = the new batch) — unless the new file was refused
+   as a whole (`rejected`: wrong encoding, form without a required column), which keeps the old one;
 6. writes rows_read = rows_loaded + rows_quarantined into the ledger (checked by the table) and commits.
 Any error rolls the whole batch back and leaves a `failed` ledger row with the reason.
 """
@@ -307,9 +308,6 @@ def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, 
             previous = [r[0] for r in conn.execute(
                 "select batch_id from raw.ingest_batches where source = %s and feed = %s and file_name = %s "
                 "and status in ('loaded', 'rejected')", (d.source, d.feed, d.path.name))]
-        for old in previous:
-            _delete_batch(conn, table, old)
-
         libraries, reader_ranges, item_ranges = _registry_state(conn)
         if d.feed != "libraries" and not libraries:
             raise LoadError("the library registry is not loaded (raw.libraries is empty): "
@@ -356,7 +354,13 @@ def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, 
             (result.rows_read, result.rows_loaded, result.rows_quarantined, result.status, result.message or None,
              watermark, result.batch_id),
         )
-        if previous:
+        if previous and result.status == "rejected":
+            # a re-delivery refused as a whole does not wipe out the good delivery before it
+            note = f"the earlier batch(es) {', '.join(p[:12] for p in previous)} stay loaded"
+            result.message = f"{result.message}; {note}"
+        elif previous:
+            for old in previous:
+                _delete_batch(conn, table, old)
             conn.execute("update raw.ingest_batches set status = 'superseded', superseded_by = %s "
                          "where batch_id = any(%s)", (result.batch_id, previous))
             note = f"replaces {len(previous)} earlier batch(es) of {d.path.name}"

@@ -204,3 +204,21 @@ def test_no_reader_barcode_reaches_the_warehouse(province, pg):
 
     # then none of the reader barcodes written by the tests is there
     assert not (found & WRITTEN_READERS)
+
+
+def test_a_redelivery_refused_as_a_whole_keeps_the_good_batch_before_it(province, pg):
+    # given a loaded file
+    path = _circ_file(province, "c532622", "20260108", "keep")
+    good = ingest_file(path, "circulation", "c532622")
+    assert _counts(pg, good.batch_id) == (5, 0)
+
+    # when the same file name is re-delivered wrongly encoded (UTF-8 bytes where GBK is declared)
+    path.write_bytes(path.read_bytes().decode("gbk").encode("utf-8"))
+    bad = ingest_file(path, "circulation", "c532622")
+
+    # then the new batch is rejected with every line quarantined, and the good batch stays loaded
+    assert (bad.status, bad.rows_quarantined) == ("rejected", 5)
+    assert "stay loaded" in bad.message
+    assert _counts(pg, good.batch_id) == (5, 0)
+    assert pg.execute("select status from raw.ingest_batches where batch_id = %s",
+                      (good.batch_id,)).fetchone() == ("loaded",)
