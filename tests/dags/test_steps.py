@@ -175,6 +175,8 @@ def test_tests_spanning_mart_groups_are_left_for_the_end():
         "test.s.rel_fct_date": _node("test", "models/marts/m.yml", "model.s.fct_loans", "model.s.dim_date"),
         "test.s.not_null_stg": _node("test", "models/staging/s.yml", "model.s.stg_x"),
     }
+    for uid, node in nodes.items():
+        node["name"] = uid.rsplit(".", 1)[-1]
     groups = [["dim_date", "dim_library"], ["fct_loans"]]
     # then only the fact→date test (date is not upstream of the fact) waits for the end
     assert steps.tests_left_out({"nodes": nodes}, groups) == ["rel_fct_date"]
