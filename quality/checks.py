@@ -252,14 +252,14 @@ def build_checks(t: Thresholds | None = None) -> list[Check]:
     caps_sql = caps_relation(caps)
     add("hourly_entries_below_capacity", vis, "warn",
         f"hourly entries of a library stay below its capacity (seats x {per_seat:g}, or the configured cap;"
-        f" {default_cap:g} when the registry has no seats)",
+        f" {default_cap:g} when the registry has no seats, e.g. a 24h self-service library)",
         lambda: _rows(
             "with b as (select * from {batch}),"
             " hourly as (select b.library_code, min(b._file) as _file, min(b._line) as _line, b.period_start,"
             "  sum(b.entries * 60.0 / greatest(b.period_minutes, 1)) as entries_per_hour from b"
             "  group by b.library_code, b.period_start),"
             " judged as (select h.*, coalesce(c.cap,"
-            f"  (select l.seats * {per_seat} from raw.libraries l where l.library_code = h.library_code"
+            f"  (select nullif(l.seats, 0) * {per_seat} from raw.libraries l where l.library_code = h.library_code"
             f"   and l.valid_from <= {LOCAL_DAY.format(col='h.period_start')}"
             f"   and (l.valid_to is null or {LOCAL_DAY.format(col='h.period_start')} < l.valid_to)"
             f"   order by l.valid_from desc limit 1), {default_cap}) as capacity"

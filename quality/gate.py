@@ -96,6 +96,15 @@ class GateResult:
         """True when nothing was blocked (warnings allowed)."""
         return not self.blocked
 
+    def to_dict(self) -> dict:
+        """A JSON-able digest (Airflow XCom): the units and counts, not every result."""
+        return {
+            "layer": self.layer, "run_id": self.run_id, "ok": self.ok, "results_count": self.results_count,
+            "passed": self.passed, "warned": self.warned, "blocked": self.blocked,
+            "blocked_batches": self.blocked_batches, "blocked_counties": self.blocked_counties,
+            "warned_counties": self.warned_counties,
+        }
+
     def failures(self, severity: str | None = None) -> list[CheckResult]:
         return [r for r in self.results if not r.success and (severity is None or r.severity == severity)]
 

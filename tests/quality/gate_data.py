@@ -29,6 +29,7 @@ def registry_rows():
         (f"{A}101", "service_point", 8, "2000-01-01", None),
         (f"{A}102", "service_point", 8, "2000-01-01", None),
         (f"{A}117", "service_point", 8, "2000-01-01", "2024-01-01"),  # closed before the test month
+        (f"{A}951", "self_service", 0, "2000-01-01", None),  # a 24h self-service library has no seats
         (f"{B}000", "county", 100, "2000-01-01", None),
         (f"{B}101", "service_point", 8, "2000-01-01", None),
         (f"{B}102", "service_point", 8, "2000-01-01", None),
@@ -58,8 +59,12 @@ def clean_rows(feed: str, county: str = A) -> list[dict]:
         return [circ(county, 1), circ(county, 2, item_barcode=f"{c4}000000000002"),
                 circ(county, 3, event_type="return", reader_key=None, reader_home_library=None, due_date=None)]
     if feed == "visits":
-        return [dict(county_code=county, library_code=f"{county}000", gate_id=g, period_start=f"2024-03-05 {h}:00+08",
+        rows = [dict(county_code=county, library_code=f"{county}000", gate_id=g, period_start=f"2024-03-05 {h}:00+08",
                      period_minutes=60, entries=30, exits=28) for g in ("g1", "g2") for h in (9, 10)]
+        if county == A:  # the seatless self-service library is judged by the default cap, not by 0 seats
+            rows.insert(0, dict(county_code=county, library_code=f"{county}951", gate_id="door",
+                                period_start="2024-03-05 23:00+08", period_minutes=60, entries=3, exits=3))
+        return rows
     if feed == "holdings":
         return [dict(county_code=county, item_barcode=f"{c4}000000000{i:03d}", owning_library=f"{county}000",
                      current_library=f"{county}003" if i == 4 else f"{county}000", clc_class="I247", is_children=False,

@@ -92,6 +92,10 @@ def test_results_are_written_with_readable_messages(gates):
     assert "item barcode" in reason
     assert total >= gates.raw.results_count + gates.staging.results_count + gates.marts.results_count
     assert "blocked" in gates.raw.summary()
+    import json
+
+    digest = json.loads(json.dumps(gates.raw.to_dict()))
+    assert digest["ok"] is False and A in digest["blocked_counties"]
 
 
 def test_column_map_failures_name_the_offending_values(gates):
