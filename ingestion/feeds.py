@@ -68,6 +68,7 @@ class Context:
     pseudo: Pseudonymiser
     dialect: Dialect | None = None
     marc_profile: dict | None = None
+    marc_items: dict | None = None  # the source's item field map (tag, subfields, date_format, status_map)
     truncated_line: int | None = None
 
 
@@ -501,18 +502,23 @@ def marc_items(record, items: dict, profile: dict) -> list[list[str]]:
 
 
 def holdings(df: pl.DataFrame, ctx: Context, texts=None) -> Split:
+    items = ctx.marc_items or {}
+    date_format = items.get("date_format", "%Y%m%d")  # Koha 952$d: %Y-%m-%d
+    status_map = {str(k): v for k, v in (items.get("status_map") or {}).items()}
     df = _strip_all(df).with_columns(
-        _acq=parse_date("acquired", "%Y%m%d"),
-        _wd=parse_date("withdrawn", "%Y%m%d"),
+        _acq=parse_date("acquired", date_format),
+        _wd=parse_date("withdrawn", date_format),
         _item_home=home_library(df["item_barcode"], ctx.item_ranges),
     )
+    if status_map:
+        df = df.with_columns(status=pl.col("status").replace(status_map))
     children = (ctx.marc_profile or {}).get("children_codes", ["j"])
     rules = [
         _missing("item_barcode", "item barcode"), _missing("owning_library", "owning library"),
         ("bad_timestamp", ~blank("acquired") & pl.col("_acq").is_null(),
-         pl.format("acquired date {} does not match YYYYMMDD", pl.col("acquired"))),
+         pl.format(f"acquired date {{}} does not match {date_format}", pl.col("acquired"))),
         ("bad_timestamp", ~blank("withdrawn") & pl.col("_wd").is_null(),
-         pl.format("withdrawn date {} does not match YYYYMMDD", pl.col("withdrawn"))),
+         pl.format(f"withdrawn date {{}} does not match {date_format}", pl.col("withdrawn"))),
         ("unknown_code", ~blank("status") & ~pl.col("status").is_in(list(ITEM_STATUSES)),
          pl.format(f"item status {{}} is not one of {'/'.join(ITEM_STATUSES)}", pl.col("status"))),
         _unknown_library("owning_library", ctx, "owning library"),

@@ -331,6 +331,7 @@ def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, 
             pseudo=Pseudonymiser(settings.pseudonym_key()),
             dialect=get_dialect(d.src.dialect) if d.feed == "circulation" else None,
             marc_profile=marc_profiles()[d.src.marc_flavour] if d.feed == "holdings" else None,
+            marc_items=d.src.marc_items if d.feed == "holdings" else None,
         )
         meta = {"_batch_id": result.batch_id, "_source": d.source, "_file": d.path.name,
                 "_loaded_at": loaded_at.isoformat()}

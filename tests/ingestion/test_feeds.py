@@ -345,3 +345,31 @@ def test_registry_csv_templates_carry_exactly_the_ingested_headers():
 
     for feed in ("libraries", "barcode_ranges"):
         assert (TEMPLATES / f"{feed}.csv").read_text(encoding="utf-8").strip() == ",".join(HEADERS[feed])
+
+
+def test_koha_items_in_952_with_iso_dates_and_a_status_map(province, pg, tmp_path):
+    # given a Koha-style export: items in 952 ($a home, $b holding branch, $p barcode, $d YYYY-MM-DD,
+    # $1 lost flag) and a source entry that maps them
+    import yaml
+
+    sources = yaml.safe_load((province / "sources.yml").read_text(encoding="utf-8"))
+    entry = dict(sources["sources"][2], name="c532624_952", marc_items={
+        "tag": "952", "owning": "a", "current": "b", "barcode": "p", "acquired": "d", "status": "1",
+        "date_format": "%Y-%m-%d", "status_map": {"0": "available", "1": "lost"}})
+    registry = tmp_path / "sources.yml"
+    registry.write_text(yaml.safe_dump({"province": sources["province"], "sources": [entry]}, allow_unicode=True),
+                        encoding="utf-8")
+    record = _bib(9, [{"a": "532624000", "b": "532624003", "p": "2624000000000901", "d": "2025-06-30", "1": "0"},
+                      {"a": "532624000", "b": "532624000", "p": "2624000000000902", "d": "2025-07-01", "1": "1"}],
+                  tag="952")
+    path = tmp_path / "holdings_20260115.mrc"
+    path.write_bytes(record.as_marc())
+
+    # when it is ingested
+    result = ingest_file(path, "holdings", "c532624_952", registry_path=registry)
+
+    # then both items load with their dates and mapped statuses
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 0), result.ledger_line()
+    rows = pg.execute("select item_barcode, acquired_on::text, status from raw.holdings_items "
+                      "where _batch_id = %s order by 1", (result.batch_id,)).fetchall()
+    assert rows == [("2624000000000901", "2025-06-30", "available"), ("2624000000000902", "2025-07-01", "lost")]
