@@ -222,3 +222,17 @@ def test_a_redelivery_refused_as_a_whole_keeps_the_good_batch_before_it(province
     assert _counts(pg, good.batch_id) == (5, 0)
     assert pg.execute("select status from raw.ingest_batches where batch_id = %s",
                       (good.batch_id,)).fetchone() == ("loaded",)
+
+
+def test_cli_registry_and_sources(province):
+    runner = CliRunner()
+    registry = runner.invoke(ingest, ["registry"])
+    assert registry.exit_code == 0, registry.output
+    assert "libraries" in registry.output and "barcode_ranges" in registry.output
+    listed = runner.invoke(ingest, ["sources"])
+    assert listed.exit_code == 0 and "c532622  532622 砚山县  dialect=interlib encoding=gbk" in listed.output
+
+
+def test_cli_rejects_a_backwards_interval_plainly(province):
+    result = CliRunner().invoke(ingest, ["source", "c532622", "--start", "2026-02-01", "--end", "2026-01-01"])
+    assert result.exit_code == 2 and "must be before" in result.output
