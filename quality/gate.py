@@ -332,11 +332,13 @@ def _to_result(check: Check, er, unit: Unit, table: str, examples: list[dict] | 
     if er.expectation_config.type == "unexpected_rows_expectation" and observed is not None:
         unexpected = int(observed)
     verdict = "passed" if success else ("BLOCKED" if check.severity == "block" else "WARNING")
-    text = f"{verdict} {_where(unit, table)}: {check.rule}"
-    if raised:
-        text += f" -- could not be evaluated: {_exception_message(info)}"
-    elif not success:
-        text += f" -- {_detail(res, unexpected, examples)}"
+    if success:
+        text = f"passed {_where(unit, table)}: {check.rule}"
+    elif raised:
+        text = (f"{verdict} {_where(unit, table)}: rule \"{check.rule}\" could not be evaluated"
+                f" (counted as failed): {_exception_message(info)}")
+    else:
+        text = f"{verdict} {_where(unit, table)}: rule \"{check.rule}\" broken -- {_detail(res, unexpected, examples)}"
     return CheckResult(
         layer=check.layer,
         suite=check.suite,
@@ -366,7 +368,7 @@ def _exception_message(info: dict) -> str:
 def _detail(res: dict, unexpected: int | None, rows: list[dict] | None = None) -> str:
     if rows:
         examples = "; ".join(_describe_row(r) for r in rows[:EXAMPLES])
-        return f"{unexpected} offending rows, e.g. {examples}"
+        return f"{_rows_word(unexpected)}, e.g. {examples}"
     index = res.get("partial_unexpected_index_list")
     if index:
         examples = "; ".join(_describe_row(r) for r in index[:EXAMPLES])
@@ -380,6 +382,10 @@ def _detail(res: dict, unexpected: int | None, rows: list[dict] | None = None) -
     if res.get("observed_value") is not None:
         return f"observed {res['observed_value']}"
     return "failed"
+
+
+def _rows_word(n: int | None) -> str:
+    return "offending rows" if n is None else f"{n} offending row{'' if n == 1 else 's'}"
 
 
 def _describe_row(row) -> str:
