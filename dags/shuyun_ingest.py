@@ -28,7 +28,7 @@ _KNOWN = steps.source_names_for_docs()
 
 default_args = {
     "owner": "shuyun-data",
-    "retries": 2,
+    "retries": steps.retries(2),
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),

@@ -18,7 +18,7 @@ MARTS = Asset("shuyun://warehouse/marts")
 
 default_args = {
     "owner": "shuyun-data",
-    "retries": 2,
+    "retries": steps.retries(2),
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=20),

@@ -26,7 +26,7 @@ MARTS = Asset("shuyun://warehouse/marts")
 
 default_args = {
     "owner": "shuyun-data",
-    "retries": 1,
+    "retries": steps.retries(1),
     "retry_delay": timedelta(minutes=5),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),

@@ -445,9 +445,12 @@ def unpause(dag_id: str) -> None:
     api("PATCH", f"dags/{dag_id}", {"is_paused": False})
 
 
-def trigger(dag_id: str, conf: dict | None = None, logical_date: datetime | str | None = None) -> str:
-    """Start a run of `dag_id` (unpausing it and the asset-scheduled DAGs after it); its run_id."""
-    for name in (dag_id, *[d for d in SHUYUN_DAGS if d != dag_id and dag_id in SHUYUN_DAGS[: SHUYUN_DAGS.index(d)]]):
+def trigger(
+    dag_id: str, conf: dict | None = None, logical_date: datetime | str | None = None, downstream: bool = True
+) -> str:
+    """Start a run of `dag_id`; its run_id. Unpauses the DAG and (`downstream`) the asset-scheduled DAGs after it."""
+    after = SHUYUN_DAGS[SHUYUN_DAGS.index(dag_id) + 1:] if downstream and dag_id in SHUYUN_DAGS else ()
+    for name in (dag_id, *after):
         unpause(name)
     if isinstance(logical_date, (datetime, date)):
         logical_date = logical_date.isoformat()

@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 DBT_MODELS = settings.PROJECT_ROOT / "dbt" / "models"
 
 
+def retries(default: int) -> int:
+    """Task retries: the DAG's default, or $SHUYUN_AIRFLOW_RETRIES (tests and debugging set 0)."""
+    value = os.environ.get("SHUYUN_AIRFLOW_RETRIES", "")
+    return int(value) if value.isdigit() else default
+
+
 class StepFailed(RuntimeError):
     """A step that did not do its job; the message names the source/batch and the reason."""
 
