@@ -31,6 +31,7 @@ LAST_DAY = dt.date(2026, 2, 28)
 LAGGING = ("530124", dt.date(2026, 2, 25))  # this county's data stops early: 数据滞后
 GAP = ("532623", dt.date(2026, 2, 10))  # this county misses one day: 有缺日
 DEMO_COUNTY = "532622"
+RENAMED = ("532622001", dt.date(2026, 2, 15))  # 砚山县城关分馆 → 砚山县城关镇分馆 in mid-month
 
 LEVEL_ZH = {"county": "总馆", "branch": "分馆", "service_point": "服务点"}
 
@@ -134,6 +135,7 @@ FLOWS = [
     ("2026-01-01", "532623000", "532623000", "532623000", "532623000", 10, 10),
     ("2026-02-01", "530124000", "530124101", "530124000", "530124000", 4, 4),
     ("2026-02-01", "532622000", None, "532623000", "532622000", 2, 0),
+    ("2026-02-01", "532622001", "532622000", "532622001", "532622001", 6, 6),  # the month it was renamed
 ]
 
 
@@ -150,11 +152,11 @@ def load_marts(conn: psycopg.Connection) -> None:
             row = [lib.code, lib.name_zh, lib.level, LEVEL_ZH[lib.level], parent, code, cname, pcode, pname, code,
                    population if lib.level == "county" else None, lib.floor_area_m2, lib.seats, lib.children_seats,
                    lib.networked_pcs, lib.weekly_open_hours, lib.staff, lib.periodicals]
-            if lib.code == "532622001":  # renamed on 1 February: two versions (SCD2)
+            if lib.code == RENAMED[0]:  # renamed in mid-February: two versions (SCD2)
                 old = row.copy()
                 old[1] = "砚山县城关分馆"
-                dim.append([f"{lib.code}@2020-01-01", *old, dt.date(2020, 1, 1), dt.date(2026, 2, 1), False])
-                dim.append([f"{lib.code}@2026-02-01", *row, dt.date(2026, 2, 1), None, True])
+                dim.append([f"{lib.code}@2020-01-01", *old, dt.date(2020, 1, 1), RENAMED[1], False])
+                dim.append([f"{lib.code}@{RENAMED[1]}", *row, RENAMED[1], None, True])
             else:
                 dim.append([f"{lib.code}@2020-01-01", *row, dt.date(2020, 1, 1), None, True])
         cur.executemany(
@@ -173,7 +175,7 @@ def load_marts(conn: psycopg.Connection) -> None:
         )
         holdings = []
         for lib in libs:
-            if lib.level != "county":
+            if lib.level != "county" and lib.code != RENAMED[0]:
                 continue
             code, _, pcode, *_ = COUNTIES[lib.county]
             for month, held in (("2026-01-01", 1000), ("2026-02-01", 1100)):
@@ -188,7 +190,7 @@ def load_marts(conn: psycopg.Connection) -> None:
         for n, (clc, lib_code) in enumerate(loans):
             lib = next(lib for lib in libs if lib.code == lib_code)
             code, _, pcode, *_ = COUNTIES[lib.county]
-            version = f"{lib_code}@2026-02-01" if lib_code == "532622001" else f"{lib_code}@2020-01-01"
+            version = f"{lib_code}@2020-01-01"  # 3 February: before the rename
             events.append((f"e{n}", "loan", dt.datetime(2026, 2, 3, 10, tzinfo=dt.UTC), dt.date(2026, 2, 3), lib_code,
                            version, lib.level, code, pcode, f"item{n}", lib_code, f"r{n}", lib_code, "desk",
                            False, False, clc, clc == "K", "b1"))

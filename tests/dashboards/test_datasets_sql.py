@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from dashboards import publish
-from tests.dashboards.conftest import COUNTIES, FLOWS, library_daily_rows
+from tests.dashboards.conftest import COUNTIES, FLOWS, RENAMED, library_daily_rows
 
 
 def dataset_sql(key: str) -> str:
@@ -40,9 +40,26 @@ def test_every_dataset_runs_as_reader_and_declares_its_columns(reader, key):
 def test_library_daily_keeps_every_loan_and_names_the_version_valid_that_day(reader):
     result = rows(reader, "library_daily")
     assert sum(r["loans"] for r in result) == sum(r[5] for r in library_daily_rows())
-    names = {(r["date_day"] >= dt.date(2026, 2, 1), r["library_name_zh"]) for r in result
-             if r["library_code"] == "532622001"}
+    names = {(r["date_day"] >= RENAMED[1], r["library_name_zh"]) for r in result if r["library_code"] == RENAMED[0]}
     assert names == {(False, "砚山县城关分馆"), (True, "砚山县城关镇分馆")}
+
+
+@pytest.mark.parametrize(("key", "mart", "measure"), [
+    pytest.param("holdings_monthly", "fct_holdings_monthly", "items_held", id="holdings"),
+    pytest.param("cross_library_flows", "fct_cross_library_flows", "loans", id="flows"),
+    pytest.param("library_daily", "fct_library_daily", "loans", id="daily"),
+])
+def test_naming_a_library_renamed_mid_month_duplicates_no_row(reader, key, mart, measure):
+    # given a library with two versions in February / when its monthly rows get names
+    result = rows(reader, key)
+    # then every mart row appears once, and the month shows the name valid at its end
+    total, count = reader.execute(f"select sum({measure}), count(*) from marts.{mart}").fetchone()
+    assert (sum(r[measure] for r in result), len(result)) == (total, count)
+    if key != "library_daily":
+        feb = {r.get("library_name_zh") or r.get("borrow_library_zh") for r in result
+               if r["month_start"] == dt.date(2026, 2, 1) and RENAMED[0] in (r.get("library_code"),
+                                                                             r.get("borrow_library_code"))}
+        assert {name.removeprefix("借 · ") for name in feb} == {"砚山县城关镇分馆"}
 
 
 def test_county_scorecard_puts_each_county_beside_the_province_median(reader):
