@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 
 from quality import project
-from quality.checks import FEED_TABLES, LAYERS, RAW_FEEDS, Check, checks_for
+from quality.checks import FEED_TABLES, LAYERS, Check, checks_for
 
 log = logging.getLogger(__name__)
 DDL = Path(__file__).with_name("sql") / "quality.sql"
@@ -86,6 +86,7 @@ class GateResult:
     blocked_batches: list[str] = field(default_factory=list)  # rows written to quality.blocked_batches
     blocked_counties: list[str] = field(default_factory=list)
     warned_counties: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # requested deliveries not validated, with the reason
 
     @property
     def results_count(self) -> int:
@@ -102,7 +103,7 @@ class GateResult:
             "layer": self.layer, "run_id": self.run_id, "ok": self.ok, "results_count": self.results_count,
             "passed": self.passed, "warned": self.warned, "blocked": self.blocked,
             "blocked_batches": self.blocked_batches, "blocked_counties": self.blocked_counties,
-            "warned_counties": self.warned_counties,
+            "warned_counties": self.warned_counties, "skipped": self.skipped,
         }
 
     def failures(self, severity: str | None = None) -> list[CheckResult]:
@@ -117,6 +118,8 @@ class GateResult:
         ]
         if self.blocked_counties:
             lines.append(f"  blocked counties: {', '.join(self.blocked_counties)}")
+        for key, why in self.skipped.items():
+            lines.append(f"  skipped {key}: {why}")
         for r in self.failures("block"):
             lines.append(f"  BLOCK {r.message}")
         for r in self.failures("warn"):
@@ -152,21 +155,25 @@ def run_gate(
     with _connect() as conn:
         conn.execute(DDL.read_text())
         existing = {t for t in by_table if _table_exists(conn, t)}
-        units = _units(conn, layer, existing, batch_ids, county_codes)
-    log.info("gate %s: %d units, tables %s", layer, len(units), sorted(existing))
+        units, skipped = _units(conn, layer, existing, batch_ids, county_codes)
+    result.skipped = skipped
+    log.info("gate %s: %d units, %d skipped, tables %s", layer, len(units), len(skipped), sorted(existing))
 
-    ctx = project.context()
     for table, table_checks in by_table.items():
         if table not in existing:
             result.results.append(_missing_table(layer, table, table_checks))
-    vds = {t: project.validation_definition(ctx, layer, t, c) for t, c in by_table.items() if t in existing}
-
-    for unit in units:
-        tables = [FEED_TABLES[unit.feed]] if layer == "raw" else list(vds)
-        for table in tables:
-            if table not in vds:
-                continue
-            result.results.extend(_validate(vds[table], layer, table, by_table[table], unit))
+    if units:
+        ctx = project.context()
+        # Suites and validation definitions are (re)written from code under an exclusive lock; validations
+        # only read them, under a shared lock, so gates of several counties may run side by side.
+        with project.gx_lock(exclusive=True):
+            vds = {t: project.validation_definition(ctx, layer, t, c) for t, c in by_table.items() if t in existing}
+        with project.gx_lock(exclusive=False):
+            for unit in units:
+                tables = [FEED_TABLES[unit.feed]] if layer == "raw" else list(vds)
+                for table in tables:
+                    if table in vds:
+                        result.results.extend(_validate(vds[table], layer, table, by_table[table], unit))
 
     _settle(result, units)
     _record(result, units)
@@ -188,13 +195,12 @@ def _table_exists(conn, table: str) -> bool:
     return conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]
 
 
-def _units(conn, layer, existing, batch_ids, county_codes) -> list[Unit]:
+def _units(conn, layer, existing, batch_ids, county_codes) -> tuple[list[Unit], dict[str, str]]:
+    """What to validate, and the requested deliveries that are skipped (with the reason)."""
+    skipped: dict[str, str] = {}
     if layer == "raw":
-        sql = (
-            "select batch_id, county_code, feed, file_name, rows_loaded from raw.ingest_batches"
-            " where feed = any(%(feeds)s) and status = 'loaded'"
-        )
-        params: dict = {"feeds": list(RAW_FEEDS.values())}
+        sql = "select batch_id, county_code, feed, file_name, rows_loaded, status from raw.ingest_batches where true"
+        params: dict = {}
         if batch_ids is not None:
             sql += " and batch_id = any(%(batch_ids)s)"
             params["batch_ids"] = list(batch_ids)
@@ -209,14 +215,20 @@ def _units(conn, layer, existing, batch_ids, county_codes) -> list[Unit]:
         rows = conn.execute(sql + " order by county_code, feed, file_name", params).fetchall()
         if batch_ids is not None:
             unknown = set(batch_ids) - {r[0] for r in rows}
-            if unknown:
-                raise GateError(
-                    "not loaded deliveries of a checked feed (raw.ingest_batches): " + ", ".join(sorted(unknown))
-                )
-        return [
-            Unit(key=r[0], county_code=r[1] or "?", feed=r[2], batch_id=r[0], file_name=r[3], rows_loaded=r[4])
-            for r in rows
-        ]
+            if unknown and county_codes is None:
+                raise GateError("deliveries not in the ledger (raw.ingest_batches): " + ", ".join(sorted(unknown)))
+        units = []
+        for batch_id, county, feed, file_name, rows_loaded, status in rows:
+            if feed not in FEED_TABLES:
+                if batch_ids is not None:
+                    skipped[batch_id] = f"feed {feed} has no raw suite (registry feeds are checked by dbt)"
+            elif status != "loaded":
+                if batch_ids is not None:
+                    skipped[batch_id] = f"delivery is {status}, not loaded: nothing of it is in raw"
+            else:
+                units.append(Unit(key=batch_id, county_code=county or "?", feed=feed, batch_id=batch_id,
+                                  file_name=file_name, rows_loaded=rows_loaded))
+        return units, skipped
     counties: set[str] = set()
     for table in existing:
         counties |= {
@@ -224,7 +236,7 @@ def _units(conn, layer, existing, batch_ids, county_codes) -> list[Unit]:
         }
     if county_codes is not None:
         counties &= set(county_codes)
-    return [Unit(key=c, county_code=c) for c in sorted(counties)]
+    return [Unit(key=c, county_code=c) for c in sorted(counties)], skipped
 
 
 def _missing_table(layer: str, table: str, checks: list[Check]) -> CheckResult:

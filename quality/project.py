@@ -16,6 +16,8 @@ partitioner is a supported GX partitioner that we register with `validate_partit
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 from pathlib import Path
@@ -49,6 +51,18 @@ def quality_home() -> Path:
 
 def docs_dir() -> Path:
     return quality_home() / "data_docs"
+
+
+@contextlib.contextmanager
+def gx_lock(exclusive: bool):
+    """Inter-process lock over the GX state folder (Airflow may run several gates at once)."""
+    path = quality_home() / "gx.lock"
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def partition_column(layer: str) -> str:
@@ -131,7 +145,8 @@ def validation_definition(ctx, layer: str, table: str, checks: list[Check]):
 def build_data_docs() -> Path:
     """Render GX Data Docs (every stored validation result) as static HTML; returns the site's index.html."""
     ctx = context()
-    ctx.build_data_docs(site_names=[SITE])
+    with gx_lock(exclusive=False):
+        ctx.build_data_docs(site_names=[SITE])
     index = docs_dir() / "index.html"
     if not index.exists():
         raise RuntimeError(f"GX did not write Data Docs to {index}")

@@ -172,6 +172,10 @@ def load_raw(cur) -> dict[str, str]:
     _insert(cur, "raw.barcode_ranges", [
         dict(kind=k, first_barcode=f, last_barcode=last, library_code=lib) for k, f, last, lib in ranges],
         "reg", "registry", "barcode_ranges.csv")
+    for batch_id, feed, status in (("reg", "libraries", "loaded"), ("rejected-gbk", "circulation", "rejected")):
+        cur.execute(
+            "insert into raw.ingest_batches (batch_id, source, feed, county_code, file_name, file_sha256, status,"
+            " started_at) values (%s, 'registry', %s, %s, 'f.csv', 'x', %s, now())", (batch_id, feed, A, status))
     batches = {}
     for feed in FILES:
         for county in (A, B):

@@ -128,6 +128,17 @@ def test_unknown_delivery_is_a_plain_error_not_a_traceback(gates):
     assert out.exit_code == 1 and "no-such-delivery" in out.output and "Traceback" not in out.output
 
 
+def test_registry_and_rejected_deliveries_are_skipped_with_a_reason(gates):
+    import quality
+
+    # given Airflow passes every delivery of its run, including a registry file and a rejected file
+    result = quality.run_gate("raw", batch_ids=["reg", "rejected-gbk"])
+    # then neither is validated nor an error, and the summary says why
+    assert result.results_count == 0 and result.ok
+    assert "registry" in result.skipped["reg"] and "rejected" in result.skipped["rejected-gbk"]
+    assert "skipped rejected-gbk" in result.summary()
+
+
 def test_default_raw_gate_skips_deliveries_already_validated(gates):
     import quality
 
