@@ -30,6 +30,10 @@ SECRET_ENV = "DBT_ENV_SECRET_SHUYUN_PG_PASSWORD"
 
 # dbt's in-process runner is not re-entrant and reads os.environ: one invocation at a time.
 _LOCK = threading.Lock()
+# Where the previous invocation in this process pointed. dbt's partial parsing does not notice a
+# target or database chosen through environment variables between two invocations in one process
+# (it would reuse relation names of the old database), so a change forces a full parse.
+_last_connection: tuple | None = None
 
 
 class DbtError(RuntimeError):
@@ -112,11 +116,21 @@ def run_dbt(args: list[str], *, role: str = "transformer", check: bool = True, e
     """
     from dbt.cli.main import dbtRunner
 
+    global _last_connection
+
     env = dbt_env(role)
     env.setdefault("DBT_LOG_PATH", str(DBT_PROJECT_DIR / "logs"))
     env.update(extra_env or {})
+    args = _with_project_args(args)
+    target = env.get("SHUYUN_DBT_TARGET") or os.environ.get("SHUYUN_DBT_TARGET")
+    if target and "--target" not in args and "-t" not in args and args[0] not in {"--help", "-h", "--version"}:
+        args += ["--target", target]
+    connection = tuple(env.get(f"{ENV_PREFIX}{key}") for key in ("HOST", "PORT", "USER", "DBNAME")) + (target,)
     with _LOCK, _environment(env):
-        result = dbtRunner().invoke(_with_project_args(args))
+        if _last_connection not in (None, connection) and not {"--partial-parse", "--no-partial-parse"} & set(args):
+            args += ["--no-partial-parse"]
+        result = dbtRunner().invoke(args)
+        _last_connection = connection
     if check and not result.success:
         command = " ".join(args)
         raise DbtError(f"`dbt {command}` failed:\n{describe_failures(result)}", result)
