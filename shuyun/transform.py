@@ -121,6 +121,7 @@ def run_dbt(args: list[str], *, role: str = "transformer", check: bool = True, e
     env = dbt_env(role)
     env.setdefault("DBT_LOG_PATH", str(DBT_PROJECT_DIR / "logs"))
     env.update(extra_env or {})
+    command = " ".join(args)
     args = _with_project_args(args)
     target = env.get("SHUYUN_DBT_TARGET") or os.environ.get("SHUYUN_DBT_TARGET")
     if target and "--target" not in args and "-t" not in args and args[0] not in {"--help", "-h", "--version"}:
@@ -132,7 +133,6 @@ def run_dbt(args: list[str], *, role: str = "transformer", check: bool = True, e
         result = dbtRunner().invoke(args)
         _last_connection = connection
     if check and not result.success:
-        command = " ".join(args)
         raise DbtError(f"`dbt {command}` failed:\n{describe_failures(result)}", result)
     return result
 
