@@ -181,6 +181,10 @@ def airflow_env(
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            # log servers of the scheduler's workers and of the triggerer: Airflow's 8793/8794 next to
+            # port 8080, shifted with the api-server's port so two Airflows on one machine do not collide
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(8793 + 2 * (port_number - DEFAULT_PORT)),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(8794 + 2 * (port_number - DEFAULT_PORT)),
             "AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY": str(home / "logs" / "dag_processor"),
             "AIRFLOW__TRIGGERER__CAPACITY": "50",
         }
