@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from shuyun import warehouse as wh
-from shuyun.transform import DBT_PROJECT_DIR, run_dbt
+from shuyun.transform import DBT_PROJECT_DIR, DbtError, run_dbt
 
 pytestmark = pytest.mark.slow  # a full `dbt build` takes 30-60 s on two shared cores
 
@@ -206,6 +206,14 @@ def test_other_targets_build_into_their_own_schemas(built):
     placed = {json.loads(line)["name"]: json.loads(line)["schema"] for line in result.result}
     assert placed == {"stg_raw__libraries": "ci_staging", "int_loans_paired": "ci_intermediate",
                       "dim_library": "ci_marts"}
+
+
+def test_a_failing_dbt_command_raises_an_error_that_says_why(built):
+    with pytest.raises(DbtError) as failure:
+        run_dbt(["show", "--inline", "select * from raw.no_such_table"])
+    message = str(failure.value)
+    assert message.startswith("`dbt show --inline select * from raw.no_such_table` failed:")
+    assert 'relation "raw.no_such_table" does not exist' in message
 
 
 def _facts(owner: wh.Address) -> dict[str, list[tuple]]:
