@@ -8,7 +8,8 @@ Per batch the loader
 3. batch_id = sha256(source, feed, file name, file sha256)[:32]: a ledger row already `loaded` or
    `rejected` → nothing happens (`already_loaded`);
 4. reads the file in bounded batches, applies the feed's rules (ingestion/feeds.py), and COPYs good
-   rows into raw.<table> and rejected rows into quarantine.rejected_rows;
+   rows into raw.<table> and rejected rows into quarantine.rejected_rows (a thread prepares the next
+   batch while the server COPYs the previous one);
 5. an earlier batch of the same file name with another checksum (a corrected re-delivery; for the
    registry feeds: any earlier batch of the feed) → its raw and quarantine rows are deleted and its
    ledger row marked `superseded` (superseded_by = the new batch) — unless the new file was refused
@@ -24,7 +25,9 @@ import io
 import json
 import logging
 import os
+import queue
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -210,14 +213,6 @@ def _registry_state(conn: psycopg.Connection) -> tuple[frozenset[str], pl.DataFr
     return libs, ranges_frame(ranges["reader"]), ranges_frame(ranges["item"])
 
 
-def _copy(conn: psycopg.Connection, table: str, df: pl.DataFrame) -> None:
-    if df.height == 0:
-        return
-    cols = ", ".join(df.columns)
-    with conn.cursor() as cur, cur.copy(f"copy {table} ({cols}) from stdin (format csv)") as copy:
-        copy.write(df.write_csv(include_header=False))
-
-
 def _reject_frame(rejects: list[readers.Reject], pseudo: Pseudonymiser) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -337,13 +332,9 @@ def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, 
                 "_loaded_at": loaded_at.isoformat()}
         by_rule: Counter[str] = Counter()
         file_level = None
-        try:
-            for chunk in _chunks(d):
-                _load_chunk(conn, chunk, ctx, table, meta, result, by_rule)
-                file_level = file_level or chunk.file_level
-        except _FileLevel as fl:
-            _load_chunk(conn, fl.chunk, ctx, table, meta, result, by_rule)
-            file_level = fl.reason
+        for prepared in prefetch(_prepare(d, ctx, meta)):
+            _write(conn, prepared, table, result, by_rule)
+            file_level = file_level or prepared.file_level
         result.quarantined_by_rule = dict(sorted(by_rule.items()))
         result.status = "rejected" if file_level else "loaded"
         summary = ", ".join(f"{k} {v:,}" for k, v in result.quarantined_by_rule.items())
@@ -368,9 +359,30 @@ def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, 
             result.message = f"{result.message}; {note}" if result.message else note
 
 
-def _load_chunk(conn, chunk: readers.Chunk, ctx: F.Context, table: str, meta: dict, result: BatchResult,
-                by_rule: Counter) -> None:
+@dataclass
+class _Prepared:
+    """One chunk, ready to COPY: CSV text of the good rows and of the quarantined rows."""
+
+    good_csv: str | None
+    good_columns: list[str]
+    good_rows: int
+    bad_csv: str | None
+    rules: list[str]
+    read: int
+    file_level: str | None
+
+
+def _prepare(d: Delivery, ctx: F.Context, meta: dict) -> Iterator[_Prepared]:
+    try:
+        for chunk in _chunks(d):
+            yield _prepare_chunk(chunk, ctx, meta, chunk.file_level)
+    except _FileLevel as fl:
+        yield _prepare_chunk(fl.chunk, ctx, meta, fl.reason)
+
+
+def _prepare_chunk(chunk: readers.Chunk, ctx: F.Context, meta: dict, file_level: str | None) -> _Prepared:
     bad_frames = []
+    good_csv, good_columns, good_rows = None, [], 0
     if chunk.rejects:
         bad_frames.append(_reject_frame(chunk.rejects, ctx.pseudo))
     if len(chunk.lines):
@@ -381,20 +393,83 @@ def _load_chunk(conn, chunk: readers.Chunk, ctx: F.Context, table: str, meta: di
             pl.lit(meta["_batch_id"]).alias("_batch_id"), pl.lit(meta["_source"]).alias("_source"),
             pl.lit(meta["_file"]).alias("_file"), pl.lit(meta["_loaded_at"]).alias("_loaded_at"),
         )
-        _copy(conn, table, good)
-        result.rows_loaded += good.height
+        if good.height:
+            good_csv, good_columns, good_rows = good.write_csv(include_header=False), good.columns, good.height
         bad_frames.append(split.bad)
     bad = pl.concat(bad_frames) if bad_frames else pl.DataFrame(schema=F.BAD_SCHEMA)
+    bad_csv = None
     if bad.height:
         bad = bad.with_columns(
             pl.lit(meta["_batch_id"]).alias("_batch_id"), pl.lit(meta["_source"]).alias("_source"),
             pl.lit(ctx.feed).alias("feed"), pl.lit(meta["_file"]).alias("_file"),
             pl.lit(meta["_loaded_at"]).alias("_loaded_at"),
         ).select(QUARANTINE_COLUMNS)
-        _copy(conn, "quarantine.rejected_rows", bad)
-        by_rule.update(bad["rule"].to_list())
-    result.rows_quarantined += bad.height
-    result.rows_read += len(chunk.lines) + len(chunk.rejects)
+        bad_csv = bad.write_csv(include_header=False)
+    return _Prepared(good_csv, good_columns, good_rows, bad_csv, bad["rule"].to_list(),
+                     len(chunk.lines) + len(chunk.rejects), file_level)
+
+
+def _write(conn, p: _Prepared, table: str, result: BatchResult, by_rule: Counter) -> None:
+    if p.good_csv:
+        _copy_text(conn, table, p.good_columns, p.good_csv)
+    if p.bad_csv:
+        _copy_text(conn, "quarantine.rejected_rows", list(QUARANTINE_COLUMNS), p.bad_csv)
+    by_rule.update(p.rules)
+    result.rows_loaded += p.good_rows
+    result.rows_quarantined += len(p.rules)
+    result.rows_read += p.read
+
+
+def _copy_text(conn, table: str, columns: list[str], text: str) -> None:
+    with conn.cursor() as cur, cur.copy(f"copy {table} ({', '.join(columns)}) from stdin (format csv)") as copy:
+        copy.write(text)
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterator, depth: int = 2) -> Iterator:
+    """Run a generator in a thread, `depth` items ahead: the next chunk is read and checked (polars,
+    GIL released) while the server COPYs the previous one. Errors surface in the caller's thread;
+    a caller that stops early stops the producer."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as err:  # handed to the consumer, raised there
+            put(err)
+        finally:
+            close = getattr(items, "close", None)
+            if close:
+                close()
+
+    thread = threading.Thread(target=run, name="ingest-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def _delete_batch(conn, table: str, batch_id: str) -> None:

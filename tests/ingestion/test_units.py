@@ -152,3 +152,39 @@ def test_which_files_a_run_for_an_interval_takes(feed, day, interval, expected):
 
     span = (date.fromisoformat(interval[0]), date.fromisoformat(interval[1]))
     assert overlaps(feed, date.fromisoformat(day), span) is expected
+
+
+def test_prefetch_keeps_order_and_raises_the_producers_error_in_the_caller():
+    from ingestion.loader import prefetch
+
+    assert list(prefetch(iter(range(10)))) == list(range(10))
+
+    def broken():
+        yield 1
+        raise ValueError("line 2 is broken")
+
+    got = []
+    with pytest.raises(ValueError, match="line 2 is broken"):
+        for item in prefetch(broken()):
+            got.append(item)
+    assert got == [1]
+
+
+def test_prefetch_stops_its_producer_when_the_caller_stops_early():
+    import itertools
+    import threading
+
+    from ingestion.loader import prefetch
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            yield from itertools.count()
+        finally:
+            closed.set()
+
+    stream = prefetch(endless())
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()
+    assert closed.wait(5)
