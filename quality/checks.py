@@ -426,7 +426,8 @@ def build_checks(t: Thresholds | None = None) -> list[Check]:
     recent = int(t.number("volume", "recent_days"))
     add("daily_loans_volume_normal", "marts.fct_library_daily", "warn",
         f"a county's daily loans are at least {share:.0%} of the same weekday's mean over the four weeks before"
-        f" (judged for the last {recent} days; counties below {min_mean:g} loans a day are not judged)",
+        f" (judged for the last {recent} days, public holidays of dim_date excepted; counties below {min_mean:g}"
+        " loans a day are not judged)",
         lambda: _rows(
             "with b as (select * from {batch}),"
             " daily as (select b.date_day, sum(b.loans) as loans from b group by b.date_day),"
@@ -438,7 +439,9 @@ def build_checks(t: Thresholds | None = None) -> list[Check]:
             "  from days left join daily cur on cur.date_day = days.date_day)"
             " select (select county_code from b limit 1) as county_code, date_day, loans,"
             " round(trailing_mean, 1) as trailing_mean from judged"
-            f" where trailing_mean >= {min_mean} and loans < trailing_mean * {share}"), layer="marts")
+            f" where trailing_mean >= {min_mean} and loans < trailing_mean * {share}"
+            " and not exists (select 1 from marts.dim_date dd where dd.date_day = judged.date_day"
+            " and dd.is_public_holiday)"), layer="marts")
     rel = t.number("reconciliation", "monthly_loans_relative_tolerance")
     abs_ = t.number("reconciliation", "monthly_loans_absolute_tolerance")
     add("monthly_loans_match_transactions", "marts.fct_monthly_reports", "warn",

@@ -10,6 +10,7 @@ import pytest
 from gate_data import (
     MART_CLEAN,
     MART_FAULTS,
+    MART_HOLIDAY_DROP,
     STG_CLEAN,
     STG_FAULTS,
     create_transformer_tables,
@@ -59,18 +60,19 @@ def gates(warehouse_env, quality_home) -> Iterator[Gates]:
             create_transformer_tables(cur)
     with psycopg.connect(wh.address("loader", dbname=db).conninfo(), autocommit=True) as conn, conn.cursor() as cur:
         batches = load_raw(cur)
-        for county in [STG_CLEAN, *STG_FAULTS.values(), MART_CLEAN, *MART_FAULTS.values()]:
+        for county in [STG_CLEAN, *STG_FAULTS.values(), MART_CLEAN, MART_HOLIDAY_DROP, *MART_FAULTS.values()]:
             raw_events_of(cur, county)
     with psycopg.connect(wh.address("transformer", dbname=db).conninfo(), autocommit=True) as conn:
         with conn.cursor() as cur:
             for county, fault in [(STG_CLEAN, None), *((c, f) for f, c in STG_FAULTS.items())]:
                 load_staging(cur, county, fault)
-            for county, fault in [(MART_CLEAN, None), *((c, f) for f, c in MART_FAULTS.items())]:
+            for county, fault in [(MART_CLEAN, None), (MART_HOLIDAY_DROP, "holiday_drop"),
+                                  *((c, f) for f, c in MART_FAULTS.items())]:
                 load_marts(cur, county, fault)
     # only this province's deliveries and counties: other tests may share the session database
     raw = quality.run_gate("raw", batch_ids=list(batches.values()))
     staging = quality.run_gate("staging", county_codes=[STG_CLEAN, *STG_FAULTS.values()])
-    marts = quality.run_gate("marts", county_codes=[MART_CLEAN, *MART_FAULTS.values()])
+    marts = quality.run_gate("marts", county_codes=[MART_CLEAN, MART_HOLIDAY_DROP, *MART_FAULTS.values()])
     yield Gates(batches=batches, raw=raw, staging=staging, marts=marts, owner=warehouse_env)
     with psycopg.connect(wh.address("transformer", dbname=db).conninfo(), autocommit=True) as conn:
         with conn.cursor() as cur:

@@ -213,7 +213,10 @@ MART_FAULTS = {
     "daily_loans_volume_normal": "534109",
     "monthly_loans_match_transactions": "534110",
 }
+# A county whose loans drop on a public holiday: not an outage.
+MART_HOLIDAY_DROP = "534111"
 LAST_DAY = dt.date(2024, 3, 31)
+HOLIDAY = LAST_DAY - dt.timedelta(days=1)
 
 
 def raw_events_of(cur, county: str):
@@ -227,7 +230,7 @@ STG_VISITS = load_thresholds().table("stg_visitor_counts")
 # Small versions of the tables dbt builds; dbt's own tables (if its tests ran first in this session database)
 # are set aside meanwhile and put back afterwards.
 TRANSFORMER_TABLES = [STG_EVENTS, STG_VISITS, "marts.dim_library", "marts.fct_circulation_events",
-                      "marts.fct_library_daily", "marts.fct_monthly_reports"]
+                      "marts.fct_library_daily", "marts.fct_monthly_reports", "marts.dim_date"]
 
 
 def set_aside(cur, back: bool = False):
@@ -259,7 +262,11 @@ def create_transformer_tables(cur):
             distinct_readers int);
         create table marts.fct_monthly_reports (county_code text, prefecture_code text, library_code text,
             month_start date, loans int, visits int);
+        create table marts.dim_date (date_day date, is_public_holiday boolean, holiday_name_zh text);
     """)
+    cur.execute(
+        "insert into marts.dim_date select d::date, d::date = %(h)s, case when d::date = %(h)s then '测试假日' end"
+        " from generate_series('2024-01-01'::date, '2024-12-31'::date, interval '1 day') d", {"h": HOLIDAY})
 
 
 def _rows(cur, table, rows):
@@ -321,6 +328,8 @@ def load_marts(cur, county: str, fault: str | None):
         daily[0]["loans"] = 10  # the last day, against four Sundays of 100
     elif fault == "monthly_loans_match_transactions":
         monthly[0]["loans"] = 9000
+    elif fault == "holiday_drop":
+        daily[1]["loans"] = 10  # the day before the last day, a public holiday in dim_date
     _rows(cur, "marts.dim_library", dim)
     _rows(cur, "marts.fct_circulation_events", events)
     _rows(cur, "marts.fct_library_daily", daily)

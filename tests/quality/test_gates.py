@@ -45,6 +45,14 @@ def test_marts_check_fails_on_its_fault_and_passes_on_clean_data(gates, check):
     assert gates.outcome("marts", check, MART_FAULTS[check]) is False
 
 
+def test_a_drop_on_a_public_holiday_is_not_an_outage(gates):
+    # given a county whose loans fell to a tenth on a day dim_date marks as a public holiday
+    from gate_data import MART_HOLIDAY_DROP
+
+    # then the volume check does not call it a silent outage (the same drop on a normal day does, above)
+    assert gates.outcome("marts", "daily_loans_volume_normal", MART_HOLIDAY_DROP) is True
+
+
 def test_clean_data_passes_every_check(gates):
     clean = [b for label, b in gates.batches.items() if label.startswith("clean:")]
     failures = [r.message for r in gates.raw.results if r.batch_id in clean and not r.success]
