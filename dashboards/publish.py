@@ -149,12 +149,16 @@ def user_password(username: str) -> str:
 
 
 def county_codes() -> list[str]:
-    """Counties in the current registry (marts.dim_library), read as the reader role like Superset does."""
+    """Counties in the current registry (marts.dim_library), read as the reader role like Superset does.
+
+    A county is a code with a county main library (总馆); the province and prefecture libraries carry their own
+    division codes in county_code and get no director role.
+    """
     try:
         with wh.connect("reader") as conn:
             rows = conn.execute(
-                "select distinct county_code from marts.dim_library where is_current and county_code is not null "
-                "order by 1"
+                "select distinct county_code from marts.dim_library"
+                " where is_current and level = 'county' and county_code is not null order by 1"
             ).fetchall()
     except psycopg.errors.UndefinedTable:
         log.warning("marts.dim_library does not exist yet: no county-director roles (publish again after dbt)")

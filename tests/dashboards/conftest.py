@@ -159,6 +159,10 @@ def load_marts(conn: psycopg.Connection) -> None:
                 dim.append([f"{lib.code}@{RENAMED[1]}", *row, RENAMED[1], None, True])
             else:
                 dim.append([f"{lib.code}@2020-01-01", *row, dt.date(2020, 1, 1), None, True])
+        # the prefecture library carries its own division code in county_code: it is not a county
+        dim.append(["532600000@2020-01-01", "532600000", "文山州图书馆", "prefecture", "市馆", None, "532600", None,
+                    "532600", "文山壮族苗族自治州", "532600", 3_500_000, 9000, 600, 120, 60, 70, 40, 500,
+                    dt.date(2020, 1, 1), None, True])
         cur.executemany(
             "insert into marts.dim_library values (" + ", ".join(["%s"] * 22) + ")", dim
         )

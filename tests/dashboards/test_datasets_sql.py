@@ -136,3 +136,8 @@ def test_data_quality_status_per_county(reader):
     assert status == {"532622": "正常", "532623": "有缺日", "530124": "数据滞后"}
     assert result["530124"]["days_behind"] == 3
     assert result["532622"]["forms_last_month"] == 1
+
+
+def test_director_roles_go_to_counties_only(marts):
+    # the prefecture library's own code in county_code gets no county-director role
+    assert publish.county_codes() == sorted(c[0] for c in COUNTIES)
