@@ -8,10 +8,13 @@ column definitions ingestion reads, so a template can never drift from what is a
   row and an instructions sheet, for people who keep the registry in Excel (save each sheet as CSV UTF-8)
 - report_template_zh.xlsx / report_template_en.xlsx — the monthly statistics form of service points
   (服务点月度统计报表), ingestible as is: title, group headers, column headers, 合计/Total row with SUM formulas
+- report_template_zh.csv / report_template_en.csv — the same form as CSV (title, headers, 合计/Total row;
+  fill the rows in between and the totals), delivered as report_YYYYMM.csv
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from ingestion.feeds import HEADERS, LEVELS
@@ -80,6 +83,18 @@ def write_csv_templates() -> None:
         (TEMPLATES / f"{feed}.csv").write_text(",".join(HEADERS[feed]) + "\n", encoding="utf-8")
 
 
+def write_report_csv(lang: str) -> Path:
+    """The monthly form as CSV (UTF-8 with BOM so Excel shows the Chinese): title, headers, Total row."""
+    text = FORM_TEXT[lang]
+    path = TEMPLATES / f"report_template_{lang}.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow([text["title"]])
+        writer.writerow(text["columns"])
+        writer.writerow([text["total"]])
+    return path
+
+
 def write_registry_xlsx(lang: str) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -142,6 +157,7 @@ def main() -> None:
     for lang in ("zh", "en"):
         write_registry_xlsx(lang)
         write_report_xlsx(lang)
+        write_report_csv(lang)
     for path in sorted(TEMPLATES.iterdir()):
         print(path.relative_to(TEMPLATES.parent.parent))
 

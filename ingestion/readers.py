@@ -312,50 +312,58 @@ class Form:
 def read_form(path: Path) -> Form:
     """The monthly statistics form: title row, merged group headers, the header row (found by its
     服务点代码 / Service point code cell; Chinese or English), data rows, and the 合计 / Total row
-    (returned apart)."""
+    (returned apart). An .xlsx workbook (sheet 1) or the same layout as CSV (UTF-8, BOM allowed)."""
+    if path.suffix.lower() == ".csv":
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            try:
+                return _parse_form(csv.reader(fh), "the CSV form")
+            except UnicodeDecodeError as err:
+                raise FileRejected("wrong_encoding", f"the CSV form is not UTF-8 ({err.reason})") from None
     from openpyxl import load_workbook
 
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
-        ws = wb.worksheets[0]
-        all_rows = ws.iter_rows(values_only=True)
-        title, header_cells, preamble, known = None, None, 0, None
-        for values in all_rows:
-            preamble += 1
-            texts = [_norm_header(v) for v in values]
-            for headers in _FORM_HEADERS.values():
-                if next(iter(headers)) in texts:
-                    header_cells, known = texts, headers
-                    break
-            if header_cells:
-                break
-            if title is None and any(texts):
-                title = next(t for t in texts if t)
-            if preamble >= 10:
-                break
-        if header_cells is None:
-            raise FileRejected("missing_column",
-                               "no header row with 服务点代码 (Service point code) in the first 10 rows of sheet 1")
-        while header_cells and not header_cells[-1]:
-            header_cells.pop()
-        columns = [known[h][1] if h in known else h for h in header_cells]
-        missing = [printed for h, (printed, _) in known.items() if h not in header_cells]
-        rows, totals = [], None
-        n = 0
-        for values in all_rows:
-            cells = [_cell_text(v) for v in values[: len(columns)]]
-            cells += [""] * (len(columns) - len(cells))
-            if not any(cells):
-                continue
-            n += 1
-            label = cells[0].lower() or (cells[1].lower() if len(cells) > 1 else "")
-            if label in TOTALS_LABELS:
-                totals = (n, cells)
-                continue
-            rows.append((n, cells))
-        return Form(title, columns, missing, rows, totals)
+        return _parse_form(wb.worksheets[0].iter_rows(values_only=True), "sheet 1")
     finally:
         wb.close()
+
+
+def _parse_form(all_rows: Iterator, where: str) -> Form:
+    title, header_cells, preamble, known = None, None, 0, None
+    for values in all_rows:
+        preamble += 1
+        texts = [_norm_header(v) for v in values]
+        for headers in _FORM_HEADERS.values():
+            if next(iter(headers)) in texts:
+                header_cells, known = texts, headers
+                break
+        if header_cells:
+            break
+        if title is None and any(texts):
+            title = next(t for t in texts if t)
+        if preamble >= 10:
+            break
+    if header_cells is None:
+        raise FileRejected("missing_column",
+                           f"no header row with 服务点代码 (Service point code) in the first 10 rows of {where}")
+    while header_cells and not header_cells[-1]:
+        header_cells.pop()
+    columns = [known[h][1] if h in known else h for h in header_cells]
+    missing = [printed for h, (printed, _) in known.items() if h not in header_cells]
+    rows, totals = [], None
+    n = 0
+    for values in all_rows:
+        cells = [_cell_text(v) for v in list(values)[: len(columns)]]
+        cells += [""] * (len(columns) - len(cells))
+        if not any(cells):
+            continue
+        n += 1
+        label = cells[0].lower() or (cells[1].lower() if len(cells) > 1 else "")
+        if label in TOTALS_LABELS:
+            totals = (n, cells)
+            continue
+        rows.append((n, cells))
+    return Form(title, columns, missing, rows, totals)
 
 
 # ------------------------------------------------------------------------------------------- MARC

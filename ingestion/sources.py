@@ -30,7 +30,7 @@ FILE_PATTERNS = {
     "holdings": re.compile(r"^holdings_(\d{8})\.(?:mrc|xml|marcxml)$"),
     "activities": re.compile(r"^activities_(\d{6})\.csv$"),
     "rotations": re.compile(r"^rotations_(\d{6})\.csv$"),
-    "monthly_report": re.compile(r"^report_(\d{6})\.xlsx$"),
+    "monthly_report": re.compile(r"^report_(\d{6})\.(?:xlsx|csv)$"),
 }
 DEFAULT_MARC_ITEMS = {"tag": "949", "owning": "a", "current": "b", "barcode": "i", "acquired": "d",
                       "withdrawn": "w", "status": "s"}

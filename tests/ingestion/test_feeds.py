@@ -373,3 +373,33 @@ def test_koha_items_in_952_with_iso_dates_and_a_status_map(province, pg, tmp_pat
     rows = pg.execute("select item_barcode, acquired_on::text, status from raw.holdings_items "
                       "where _batch_id = %s order by 1", (result.batch_id,)).fetchall()
     assert rows == [("2624000000000901", "2025-06-30", "available"), ("2624000000000902", "2025-07-01", "lost")]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_csv_report_template_once_filled_in_is_ingested_and_its_totals_checked(province, pg, lang):
+    # given the CSV template with two rows and a 合计/Total row (one total deliberately wrong in zh)
+    import csv
+    import io
+
+    from ingestion.make_templates import TEMPLATES
+
+    lines = (TEMPLATES / f"report_template_{lang}.csv").read_text(encoding="utf-8-sig").splitlines()
+    title, header, total = lines[0], lines[1], lines[2]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    for values in FORM_ROWS:
+        writer.writerow(["" if v is None else v for v in values])
+    visits_total = 1620 if lang == "en" else 1000
+    rows = buf.getvalue()
+    text = f"{title}\n{header}\n{rows}{total},,{visits_total}\n"
+    path = landing(province, "c532622", "monthly_report") / f"csv_{lang}" / "report_202604.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8-sig")
+
+    # when it is ingested
+    result = ingest_file(path, "monthly_report", "c532622")
+
+    # then both rows load; a wrong total is quarantined as totals_mismatch
+    assert result.rows_loaded == 2, result.ledger_line()
+    rules = [q[1] for q in _quarantine(pg, result.batch_id)]
+    assert rules == ([] if lang == "en" else ["totals_mismatch"])
