@@ -6,7 +6,8 @@ First the provincial registry (libraries, barcode ranges) is loaded, then one ma
 source of the registry (`ingestion.list_sources()`, read when the run starts;
 `$SHUYUN_SOURCES`, default `<demo dir>/sources.yml`). A county whose source is down fails only its own
 mapped task — the reason is in that task's log and in the ingestion ledger — and the rest of the
-province flows on: `raw_landed` emits `shuyun://warehouse/raw` when at least one county loaded, which
+province flows on: `quality_gate_raw` validates the deliveries that loaded (Great Expectations; a blocked
+delivery is held back by the gate, the others flow), `raw_landed` emits `shuyun://warehouse/raw`, which
 schedules `shuyun_transform`; `all_counties_loaded` then marks the run failed so the gap is visible.
 
 Manual runs / initial loads: params `start` and `end` (local dates, `end` not loaded), optionally
@@ -82,13 +83,19 @@ def shuyun_ingest():
         """Load one county source for the period; fails when any of its batches failed (source down)."""
         return steps.ingest_source(source, period["start"], period["end"])
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[RAW])
-    def raw_landed(loaded) -> list[dict]:
-        """Emit the raw Asset when at least one county loaded, so the province's data moves on."""
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def quality_gate_raw(loaded) -> dict:
+        """Validate the deliveries this run loaded (Great Expectations); blocked ones are held back by the gate."""
         summaries = [summary for summary in loaded if summary]
         if not summaries:
             raise steps.StepFailed("no county source loaded: raw is unchanged, transform is not scheduled")
-        return summaries
+        batch_ids = [batch for summary in summaries for batch in summary.get("loaded_batch_ids", [])]
+        return {"counties": summaries, "gate": steps.quality_gate("raw", batch_ids)}
+
+    @task(outlets=[RAW])
+    def raw_landed(checked: dict) -> list[str]:
+        """Emit the raw Asset (at least one county loaded and the gate ran), so the province's data moves on."""
+        return [summary["source"] for summary in checked["counties"]]
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def all_counties_loaded(sources: list[str], loaded) -> None:
@@ -101,7 +108,7 @@ def shuyun_ingest():
     sources = list_sources()
     load_registry() >> sources
     loaded = ingest_county.partial(period=period).expand(source=sources)
-    landed = raw_landed(loaded)
+    landed = raw_landed(quality_gate_raw(loaded))
     landed >> all_counties_loaded(sources, loaded)
 
 

@@ -2,7 +2,8 @@
 ### shuyun_transform — dbt build, layer by layer
 
 Scheduled by the Asset `shuyun://warehouse/raw` (emitted by `shuyun_ingest`). Runs `dbt build` through
-the project's runner (`shuyun.transform.run_dbt`) one model group per task: staging → intermediate →
+the project's runner (`shuyun.transform.run_dbt`) one model group per task, with the Great Expectations
+gates of staging and marts (`quality.run_gate`) between them: staging → gate → intermediate →
 each mart group (sub-folders of `dbt/models/marts`, else dim_ → fct_ → mart_ models; listed when this
 file is parsed, no `dbt ls`).
 `build` runs each model's tests right after it, so a failed test stops what depends on it; tests that
@@ -63,11 +64,21 @@ def shuyun_transform():
         """The mart tests whose models were built by different groups (e.g. fact → dimension relationships)."""
         return steps.dbt_cross_group_tests(groups)
 
+    @task
+    def quality_gate_staging() -> dict:
+        """Great Expectations on staging, per county: a failing county is held back, the others flow on."""
+        return steps.quality_gate("staging")
+
+    @task
+    def quality_gate_marts() -> dict:
+        """Great Expectations on the marts, per county: publishing skips the counties it blocks."""
+        return steps.quality_gate("marts")
+
     groups = steps.mart_groups() or [("all", ["path:models/marts"])]
-    previous = staging() >> intermediate()
+    previous = staging() >> quality_gate_staging() >> intermediate()
     for name, selectors in groups:
         group = task(task_id=f"marts_{name}", doc_md=f"dbt build --select {' '.join(selectors)}")(steps.dbt_build)
         previous = previous >> group(*selectors)
-    previous >> marts_cross_group_tests([selectors for _, selectors in groups]) >> marts_built()
+    previous >> marts_cross_group_tests([selectors for _, selectors in groups]) >> quality_gate_marts() >> marts_built()
 
 shuyun_transform()

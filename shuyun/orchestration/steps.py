@@ -130,13 +130,38 @@ def ingest_source(source: str, start: date | str | None, end: date | str | None)
             f"source {source}: {len(failed)} of {len(results)} batches failed for {start}..{end}: {reasons}"
         )
     log.info("source %s %s..%s: %s", source, start, end, counts or "no deliveries in the period")
-    return {"source": source, "start": start and str(start), "end": end and str(end), "batches": counts}
+    loaded = [result.batch_id for result in results if result.status == "loaded" and result.batch_id]
+    return {"source": source, "start": start and str(start), "end": end and str(end), "batches": counts,
+            "loaded_batch_ids": loaded}
 
 
 def check_all_loaded(sources: list[str], loaded: list[dict]) -> list[str]:
     """Names of the sources that did not load (empty when the whole province loaded)."""
     done = {summary["source"] for summary in loaded if summary}
     return [name for name in sources if name not in done]
+
+
+# ---------------------------------------------------------------- quality gates
+
+def quality_gate(layer: str, batch_ids: list[str] | None = None) -> dict:
+    """Run the Great Expectations gate of a layer (quality.run_gate); its digest.
+
+    Bad data is a result, not a failure: blocked deliveries/counties are held back by the gate itself
+    (quality.blocked_batches) and the rest flows on. The step fails only when the gate cannot run.
+    """
+    import quality
+
+    if layer == "raw":
+        if not batch_ids:
+            log.info("no new deliveries to validate")
+            return {"layer": layer, "ok": True, "validated": 0}
+        result = quality.run_gate("raw", batch_ids=batch_ids)
+    else:
+        result = quality.run_gate(layer)
+    digest = result.to_dict()
+    summary = result.summary() if hasattr(result, "summary") else digest
+    (log.warning if digest.get("blocked") else log.info)("quality gate %s: %s", layer, summary)
+    return digest
 
 
 # ---------------------------------------------------------------- transform

@@ -93,7 +93,9 @@ def test_ingest_lets_the_province_flow_on_when_a_county_fails(report):
     tasks = report["dags"]["shuyun_ingest"]["tasks"]
     assert tasks["ingest_county"]["upstream"] == ["list_sources", "load_period"]
     assert tasks["list_sources"]["upstream"] == ["load_registry"]
-    assert tasks["raw_landed"]["trigger_rule"] == "all_done"
+    assert tasks["quality_gate_raw"]["trigger_rule"] == "all_done"
+    assert tasks["quality_gate_raw"]["upstream"] == ["ingest_county"]
+    assert tasks["raw_landed"]["upstream"] == ["quality_gate_raw"]
     assert tasks["raw_landed"]["outlets"] == ["shuyun://warehouse/raw"]
     assert tasks["all_counties_loaded"]["trigger_rule"] == "all_done"
 
@@ -102,11 +104,14 @@ def test_transform_builds_layer_by_layer_and_publish_follows_the_marts(report):
     transform = report["dags"]["shuyun_transform"]
     assert transform["timetable"] == "AssetTriggeredTimetable"
     tasks = transform["tasks"]
-    assert tasks["intermediate"]["upstream"] == ["staging"]
-    marts = [t for t in tasks if t.startswith("marts_")]
+    assert tasks["quality_gate_staging"]["upstream"] == ["staging"]
+    assert tasks["intermediate"]["upstream"] == ["quality_gate_staging"]
+    assert tasks["quality_gate_marts"]["upstream"] == ["marts_cross_group_tests"]
+    assert tasks["marts_built"]["upstream"] == ["quality_gate_marts"]
+    marts = [t for t in tasks if t.startswith("marts_") and t not in ("marts_cross_group_tests", "marts_built")]
     assert marts, "every mart group is a task of its own"
     # a chain: each mart group after the previous one, the first after intermediate
-    chain = ["intermediate", *sorted(marts, key=lambda t: len(_ancestors(tasks, t)))]
+    chain = ["intermediate", *sorted(marts, key=lambda t: len(_ancestors(tasks, t))), "marts_cross_group_tests"]
     for before, after in zip(chain, chain[1:], strict=False):
         assert tasks[after]["upstream"] == [before]
     assert tasks["marts_built"]["outlets"] == ["shuyun://warehouse/marts"]

@@ -16,6 +16,27 @@ pytestmark = pytest.mark.slow
 PERIOD = {"start": "2026-03-01", "end": "2026-03-03"}
 
 
+class GateRecorder:
+    """Stands in for quality.run_gate (Great Expectations is tested in tests/quality): records what it is asked."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, layer, *, batch_ids=None, county_codes=None, build_docs=False):
+        self.calls.append((layer, sorted(batch_ids or [])))
+        digest = {"layer": layer, "ok": True, "blocked": []}
+        return type("GateResult", (), {"to_dict": lambda self: digest})()
+
+
+@pytest.fixture
+def gate(monkeypatch) -> GateRecorder:
+    import quality
+
+    recorder = GateRecorder()
+    monkeypatch.setattr(quality, "run_gate", recorder)
+    return recorder
+
+
 def _run(dagbag, dag_id: str, conf: dict | None = None) -> dict[str, str]:
     """dag.test() without retries (a failure is final at once); the states of its task instances."""
     dag = dagbag.dags[dag_id]
@@ -39,13 +60,14 @@ def _visits(owner, tiny_province) -> dict[tuple[str, str], int]:
     return {(source, day): n for source, day, n in rows}
 
 
-def _ledger(owner, tiny_province) -> list[tuple[str, str, str]]:
+def _loaded_batches(owner, tiny_province) -> list[str]:
     with psycopg.connect(owner.conninfo()) as conn:
-        return conn.execute("select source, file_name, status from raw.ingest_batches where archived_path like %s "
-                            "order by 1, 2", (str(tiny_province) + "%",)).fetchall()
+        return sorted(r[0] for r in conn.execute(
+            "select batch_id from raw.ingest_batches where archived_path like %s and feed = 'visits' "
+            "and status = 'loaded'", (str(tiny_province) + "%",)))
 
 
-def test_ingest_maps_over_the_registry_and_loads_only_the_period(dagbag, tiny_province, warehouse_env):
+def test_ingest_maps_over_the_registry_and_loads_only_the_period(dagbag, tiny_province, warehouse_env, gate):
     # given three county sources, each with gate files for 03-01, 03-02 and 03-05
     # when shuyun_ingest runs for [03-01, 03-03)
     states = _run(dagbag, "shuyun_ingest", PERIOD)
@@ -53,8 +75,11 @@ def test_ingest_maps_over_the_registry_and_loads_only_the_period(dagbag, tiny_pr
     assert states == {
         "load_period": "success", "load_registry": "success", "list_sources": "success",
         **{f"ingest_county[{name}]": "success" for name in COUNTIES},
-        "raw_landed": "success", "all_counties_loaded": "success", "run": "success",
+        "quality_gate_raw": "success", "raw_landed": "success", "all_counties_loaded": "success", "run": "success",
     }
+    # and the raw quality gate was asked about exactly the six deliveries this run loaded
+    assert gate.calls == [("raw", _loaded_batches(warehouse_env, tiny_province))]
+    assert len(gate.calls[0][1]) == 6
     # and exactly the two days of the period landed, three hourly rows per county and day
     assert _visits(warehouse_env, tiny_province) == {
         (name, day): 3 for name in COUNTIES for day in ("2026-03-01", "2026-03-02")}
@@ -62,12 +87,13 @@ def test_ingest_maps_over_the_registry_and_loads_only_the_period(dagbag, tiny_pr
     # when the same period runs again / then nothing is loaded twice
     again = _run(dagbag, "shuyun_ingest", PERIOD)
     assert again["run"] == "success"
+    assert gate.calls[1:] == [], "nothing new loaded, nothing new to validate"
     assert _visits(warehouse_env, tiny_province) == {
         (name, day): 3 for name in COUNTIES for day in ("2026-03-01", "2026-03-02")}
 
 
 def test_an_unreadable_county_fails_alone_and_the_province_flows_on(dagbag, tiny_province, warehouse_env,
-                                                                     monkeypatch):
+                                                                     monkeypatch, gate):
     # given the landing folder of c532623 cannot be read (chmod 000; as root, where permissions do not
     # bind, opening that folder is made to fail with the same PermissionError the kernel gives others)
     down = tiny_province / "landing" / "c532623"
@@ -99,7 +125,7 @@ def test_an_unreadable_county_fails_alone_and_the_province_flows_on(dagbag, tiny
     assert {source for source, _ in loaded} == {"c532622", "c532624"}
 
 
-def test_transform_runs_each_layer_through_the_project_runner_in_order(dagbag, airflow_home, monkeypatch):
+def test_transform_runs_each_layer_through_the_project_runner_in_order(dagbag, airflow_home, monkeypatch, gate):
     # given the dbt runner records what it is asked (the dbt project itself is tested in tests/dbt)
     import shuyun.transform
     from shuyun.orchestration import steps
@@ -115,12 +141,13 @@ def test_transform_runs_each_layer_through_the_project_runner_in_order(dagbag, a
     assert asked[1] == ["path:models/intermediate"]
     built = [model for selectors in asked[2:] for model in selectors]
     assert states["marts_cross_group_tests"] == "success"
+    assert [layer for layer, _ in gate.calls] == ["staging", "marts"]
     assert any(m.startswith("dim_") for m in built) and any(m.startswith("fct_") for m in built)
     assert built.index(next(m for m in built if m.startswith("dim_"))) < built.index(
         next(m for m in built if m.startswith("fct_")))
 
 
-def test_a_failed_dbt_group_stops_the_groups_after_it(dagbag, airflow_home, monkeypatch):
+def test_a_failed_dbt_group_stops_the_groups_after_it(dagbag, airflow_home, monkeypatch, gate):
     import shuyun.transform
 
     def run_dbt(args, **kwargs):

@@ -16,6 +16,7 @@ from shuyun.orchestration import steps
 class FakeBatch:
     status: str
     message: str = ""
+    batch_id: str = ""
 
     def ledger_line(self) -> str:
         return f"{self.status} {self.message}"
@@ -65,6 +66,7 @@ def test_ingest_source_succeeds_unless_a_batch_failed(registry, monkeypatch, sta
     # then it succeeds, asked ingestion for exactly that half-open period, and counts batches per status
     assert calls == [("c532622", (date(2026, 3, 1), date(2026, 3, 2)))]
     assert sum(summary["batches"].values()) == len(statuses)
+    assert summary["loaded_batch_ids"] == []  # these fakes carry no batch ids
 
 
 def test_ingest_source_fails_naming_the_failed_batches(registry, monkeypatch):
