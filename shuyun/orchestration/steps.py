@@ -281,7 +281,10 @@ def dbt_cross_group_tests(groups: list[list[str]]) -> list[str]:
 
 # ---------------------------------------------------------------- publish
 
-def publish_dashboards():
+def publish_dashboards() -> str:
+    """Import the dashboards (assets as code) into the running Superset, with roles and row-level security."""
     from dashboards.publish import publish
 
-    return publish()
+    published = publish()
+    log.info("published: %s", published)
+    return str(published)
