@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -482,28 +483,45 @@ def wait(dag_id: str, run_id: str, timeout: float = 3600, poll: float = 3) -> st
 
 
 def failure_report(dag_id: str, run_id: str, lines: int = 12) -> tuple[list[str], str]:
-    """The failed tasks of a run (`task[source]` for mapped ones) and the error lines of their logs."""
+    """The failed tasks of a run (`task[source]` for mapped ones) and the error lines of their logs.
+
+    For each failed task the latest try whose log has error lines is quoted (a try killed at start has none).
+    """
     run = urllib.parse.quote(run_id, safe="")
     tis = api("GET", f"dags/{dag_id}/dagRuns/{run}/taskInstances", state=["failed"], limit=100)
     names, excerpts = [], []
     for ti in tis.get("task_instances", []):
         label = ti["task_id"] + (f"[{ti.get('rendered_map_index') or ti['map_index']}]" if ti["map_index"] >= 0 else "")
         names.append(label)
-        try:
-            content = api(
-                "GET", f"dags/{dag_id}/dagRuns/{run}/taskInstances/{ti['task_id']}/logs/{max(ti['try_number'], 1)}",
-                map_index=ti["map_index"], full_content="true",
-            ).get("content", [])
-        except AirflowError as err:
-            excerpts.append(f"--- {label}: log unavailable ({err})")
-            continue
-        text = [_log_line(item) for item in content]
-        errors = [line for line in text if "error" in line.lower() or "failed" in line.lower()] or text
-        excerpts.append(f"--- {label}:\n" + "\n".join(errors[-lines:]))
+        quoted = None
+        for try_number in range(max(ti["try_number"], 1), 0, -1):
+            try:
+                content = api(
+                    "GET", f"dags/{dag_id}/dagRuns/{run}/taskInstances/{ti['task_id']}/logs/{try_number}",
+                    map_index=ti["map_index"], full_content="true",
+                ).get("content", [])
+            except AirflowError as err:
+                quoted = quoted or [f"log unavailable ({err})"]
+                continue
+            text = [line for line in (_log_line(item) for item in content) if line]
+            errors = [line for line in text if " error " in f" {line.lower()} " or "failed" in line.lower()]
+            if errors:
+                quoted = [f"(try {try_number})", *errors[-lines:]]
+                break
+            quoted = quoted or [f"(try {try_number})", *text[-lines:]]
+        excerpts.append(f"--- {label}:\n" + "\n".join(quoted or []))
     return names, "\n".join(excerpts)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _log_line(item) -> str:
+    """One log record as text; Airflow's own group markers and the log-source header are dropped."""
+    if isinstance(item, dict) and str(item.get("event", "")).startswith("::"):
+        return ""
+    if isinstance(item, str) and (item.startswith("::") or item.startswith("/")):
+        return ""
     if isinstance(item, dict):
         extra = item.get("error_detail")
         text = f"{item.get('timestamp', '')} {item.get('level', '')} {item.get('event', '')}".strip()
@@ -511,8 +529,8 @@ def _log_line(item) -> str:
             last = extra[-1] if isinstance(extra, list) else extra
             if isinstance(last, dict):
                 text += f" | {last.get('exc_type')}: {last.get('exc_value')}"
-        return text
-    return str(item)
+        return _ANSI.sub("", text)
+    return _ANSI.sub("", str(item))
 
 
 def backfill(
