@@ -16,9 +16,9 @@ CHECKS = {c.name: c for c in build_checks()}
 
 def test_every_check_has_an_injected_fault():
     # given the checks as code, when we list the faults of this suite, then none is left untested
-    # (the *_columns schema checks are tested by dropping a column, below)
-    tested = set(RAW_FAULTS) | set(STG_FAULTS) | set(MART_FAULTS)
-    untested = {n for n in CHECKS if not n.endswith("_columns")} - tested
+    # (the *_columns schema checks are tested by renaming a column, below)
+    tested = set(RAW_FAULTS) | set(STG_FAULTS) | set(MART_FAULTS) | set(SCHEMA_DRIFTS) | {"daily_columns"}
+    untested = set(CHECKS) - tested
     assert not untested
 
 
@@ -164,19 +164,31 @@ def _rename(owner, table, old, new, role="owner"):
         conn.execute(f"alter table {table} rename column {old} to {new}")
 
 
-def test_schema_drift_blocks_the_delivery_and_a_fixed_delivery_is_released(gates):
+SCHEMA_DRIFTS = {
+    # check: (feed, raw table, column the drifted loader lost, a check that reads that column)
+    "circulation_columns": ("circulation", "raw.circulation_events", "event_type", "event_type_known"),
+    "visits_columns": ("visits", "raw.visitor_counts", "exits", "exits_non_negative"),
+    "holdings_columns": ("holdings", "raw.holdings_items", "status", "holding_status_known"),
+    "report_columns": ("monthly_report", "raw.monthly_reports", "loans", "report_loans_filled"),
+}
+
+
+@pytest.mark.parametrize("check", [pytest.param(c, id=c) for c in SCHEMA_DRIFTS])
+def test_schema_drift_blocks_the_delivery_and_a_fixed_delivery_is_released(gates, check):
     import quality
 
-    batch = gates.batches[f"clean:visits:{A}"]
-    # given the raw visits table lost its `exits` column (a drifted loader)
-    _rename(gates.owner, "raw.visitor_counts", "exits", "exits_gone")
+    feed, table, column, reader = SCHEMA_DRIFTS[check]
+    batch = gates.batches[f"clean:{feed}:{B}"]
+    # given the raw table lost a column (a drifted loader)
+    _rename(gates.owner, table, column, f"{column}_gone")
     try:
         drifted = quality.run_gate("raw", batch_ids=[batch])
     finally:
-        _rename(gates.owner, "raw.visitor_counts", "exits_gone", "exits")
-    # then the schema check and the checks that read the column fail, and the delivery is held
-    failed = {r.expectation for r in drifted.failures("block")}
-    assert {"visits_columns", "exits_non_negative"} <= failed
+        _rename(gates.owner, table, f"{column}_gone", column)
+    # then the schema check fails, a check reading the column counts as failed (never as passed),
+    # and the delivery is held
+    failed = {r.expectation for r in drifted.failures()}
+    assert {check, reader} <= failed
     assert drifted.blocked_batches == [batch]
     assert any("could not be evaluated" in r.message for r in drifted.failures())
     # when the table is fixed and the delivery validated again, then it passes and is released
