@@ -247,7 +247,10 @@ def ingest_delivery(d: Delivery, *, supersede_feed: bool = False, watermark: str
                 result.message = _plain(err)
                 result.rows_read = result.rows_loaded = result.rows_quarantined = 0
                 result.quarantined_by_rule = {}
-                log.exception("batch %s failed", result.batch_id)
+                # one plain line at WARNING (what the CLI shows); the traceback at INFO (Airflow task logs, -v)
+                log.warning("batch %s (%s) failed: %s", result.batch_id, d.path.name, result.message)
+                if not isinstance(err, LoadError):
+                    log.info("traceback of batch %s", result.batch_id, exc_info=True)
                 _record_failure(conn, d, result, sha, archived)
     except Exception as err:  # connection refused, warehouse not running, disk full...
         result.status = "failed"

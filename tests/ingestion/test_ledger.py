@@ -3,6 +3,7 @@ the CLI, and the privacy guarantee (no reader barcode anywhere in the warehouse)
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date
 
@@ -236,3 +237,20 @@ def test_cli_registry_and_sources(province):
 def test_cli_rejects_a_backwards_interval_plainly(province):
     result = CliRunner().invoke(ingest, ["source", "c532622", "--start", "2026-02-01", "--end", "2026-01-01"])
     assert result.exit_code == 2 and "must be before" in result.output
+
+
+def test_cli_batch_failing_for_a_missing_registry_prints_no_traceback(province, tmp_path, monkeypatch, pg):
+    # given a database whose registry is empty
+    from shuyun import warehouse as wh
+
+    name = f"shuyun_test_ingest_empty_{os.getpid()}"
+    wh.create_database(name)
+    try:
+        monkeypatch.setenv("SHUYUN_WAREHOUSE_DB", name)
+        path = _circ_file(province, "c532622", "20260105", "noreg", folder="noreg")
+        result = CliRunner().invoke(ingest, ["file", str(path), "--feed", "circulation", "--source", "c532622"])
+        assert result.exit_code == 1
+        assert "Traceback" not in result.output
+        assert "run `shuyun ingest registry` first" in result.output
+    finally:
+        wh.drop_database(name)
