@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -52,6 +53,22 @@ def docs() -> None:
     except RuntimeError as err:
         raise click.ClickException(str(err)) from None
     click.echo(str(index))
+
+
+@quality.command(name="release")
+@click.argument("batch_id")
+@click.option("--reason", required=True, help="Why the delivery may flow despite its failed checks (audited).")
+@click.option("--by", "released_by", default=lambda: os.environ.get("USER", "unknown"), show_default="$USER",
+              help="Who decides.")
+def release_cmd(batch_id: str, reason: str, released_by: str) -> None:
+    """Let a held delivery flow (a data steward's decision, kept in quality.validation_results)."""
+    from quality.gate import GateError, release
+
+    try:
+        n = release(batch_id, reason=reason, released_by=released_by)
+    except GateError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"released {batch_id} ({n} hold{'s' if n != 1 else ''}); the next dbt run includes it")
 
 
 @quality.command(name="checks")

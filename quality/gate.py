@@ -498,3 +498,33 @@ def _record(result: GateResult, units: list[Unit]) -> None:
                 [(*row, result.layer, result.run_id, now) for row in blocked],
             )
     result.blocked_batches = [row[0] for row in blocked]
+
+
+def release(batch_id: str, *, reason: str, released_by: str) -> int:
+    """A data steward lets a held delivery (or a '<layer>:<county>' hold) flow despite its failed checks.
+
+    The hold is removed and the decision is kept in quality.validation_results (expectation `manual_release`),
+    so the audit trail says who released what and why. Returns the number of holds removed; an id that is not
+    held is an error (a typo must not look like a release).
+    """
+    if not reason.strip():
+        raise GateError("a release needs a reason (it is kept for the audit trail)")
+    with _connect() as conn, conn.transaction():
+        conn.execute(DDL.read_text())
+        held = conn.execute(
+            "delete from quality.blocked_batches where batch_id = %s returning county_code, feed, layer", (batch_id,)
+        ).fetchall()
+        if not held:
+            raise GateError(f"{batch_id} is not held in quality.blocked_batches: nothing to release")
+        now = dt.datetime.now(dt.UTC)
+        run_id = f"{now:%Y%m%dT%H%M%SZ}-release-{uuid.uuid4().hex[:6]}"
+        for county, feed, layer in held:
+            conn.execute(
+                "insert into quality.validation_results (run_id, validated_at, layer, suite, county_code, feed,"
+                " batch_id, expectation, expectation_type, severity, success, message)"
+                " values (%s, %s, %s, 'manual', %s, %s, %s, 'manual_release', 'manual_release', 'warn', true, %s)",
+                (run_id, now, layer, county, feed, batch_id,
+                 f"released by {released_by}: county {county} {feed} delivery {batch_id} flows despite its failed"
+                 f" {layer} checks -- {reason.strip()}"),
+            )
+    return len(held)
