@@ -121,9 +121,16 @@ def read_csv(path: Path, encoding: str, header: tuple[str, ...] | list[str],
         except UnicodeDecodeError:
             pass
         if not head_ok:
-            shown = (head_text if head_text is not None else guess_decode(first))[:120]
-            reason = (f"header does not match the {encoding} export expected here "
-                      f"(expected {','.join(header)!r}, found {shown!r}); file not decodable as declared")
+            expected = ",".join(header)
+            if head_text is None:
+                guessed = guess_decode(first)[:120]
+                same = guessed.lstrip("\ufeff") == expected
+                reason = (f"the file is not {encoding} as the registry declares: its header does not decode as "
+                          f"{encoding}" + (" (it is the expected header in another encoding, probably UTF-8)"
+                                           if same else f" (read another way it says {guessed!r})"))
+            else:
+                reason = (f"header decoded as {encoding} is {head_text[:120]!r}, expected {expected!r} "
+                          f"(wrong encoding, or not this dialect's export)")
             chunk = Chunk(columns, file_level=reason)
             n = 0
             for texts, _raws, _ended in _decoded_blocks(fh, "latin-1"):
