@@ -13,19 +13,34 @@ import click
 
 from ingestion.sources import FEEDS, REGISTRY_FEEDS, RegistryError
 
+DETAIL_LIMIT = 40  # more batches than this: one table row per (status, source, feed)
+
+
+def _table(head: tuple, rows: list[tuple], right: set[int]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+    for row in (head, *rows):
+        click.echo("  ".join(str(v).rjust(w) if i in right else str(v).ljust(w)
+                             for i, (v, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+
 
 def _summary(results) -> None:
     if not results:
         click.echo("nothing delivered")
         return
-    head = ("status", "source", "feed", "file", "read", "loaded", "quarantined", "seconds")
-    rows = [(r.status, r.source, r.feed, r.file, f"{r.rows_read:,}", f"{r.rows_loaded:,}",
-             f"{r.rows_quarantined:,}", f"{r.seconds:.1f}") for r in results]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-    right = {4, 5, 6, 7}
-    for row in (head, *rows):
-        click.echo("  ".join(str(v).rjust(w) if i in right else str(v).ljust(w)
-                             for i, (v, w) in enumerate(zip(row, widths, strict=True))))
+    if len(results) <= DETAIL_LIMIT:
+        head = ("status", "source", "feed", "file", "read", "loaded", "quarantined", "seconds")
+        rows = [(r.status, r.source, r.feed, r.file, f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+                 f"{r.rows_quarantined:,}", f"{r.seconds:.1f}") for r in results]
+        _table(head, rows, {4, 5, 6, 7})
+    else:
+        groups: dict[tuple, list] = {}
+        for r in results:
+            groups.setdefault((r.status, r.source, r.feed), []).append(r)
+        head = ("status", "source", "feed", "batches", "read", "loaded", "quarantined", "seconds")
+        rows = [(*key, f"{len(g):,}", f"{sum(r.rows_read for r in g):,}", f"{sum(r.rows_loaded for r in g):,}",
+                 f"{sum(r.rows_quarantined for r in g):,}", f"{sum(r.seconds for r in g):.1f}")
+                for key, g in sorted(groups.items())]
+        _table(head, rows, {3, 4, 5, 6, 7})
     totals = [sum(getattr(r, a) for r in results) for a in ("rows_read", "rows_loaded", "rows_quarantined")]
     click.echo(f"{len(results)} batch(es): read {totals[0]:,}, loaded {totals[1]:,}, quarantined {totals[2]:,}")
     for r in results:
