@@ -258,6 +258,14 @@ def _create_database(conn: psycopg.Connection, name: str) -> None:
 
 def bootstrap(owner: Address) -> None:
     """Roles, schemas, raw tables and grants in the database at `owner` (idempotent)."""
+    # Roles are cluster-wide: two bootstraps at once (two test sessions, say) would collide on them
+    # ("tuple concurrently updated"). An advisory lock in the `postgres` database serialises them.
+    with psycopg.connect(replace(owner, dbname="postgres").conninfo(), autocommit=True) as lock_conn:
+        lock_conn.execute("select pg_advisory_lock(hashtext('shuyun bootstrap'))")
+        _bootstrap(owner)
+
+
+def _bootstrap(owner: Address) -> None:
     with psycopg.connect(owner.conninfo(), autocommit=True) as conn:
         for role in ROLES:
             name, password = role_name(role), role_password(role)
