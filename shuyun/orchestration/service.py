@@ -417,11 +417,28 @@ def _token() -> str:
     return _TOKEN[base]
 
 
-def api(method: str, path: str, body=None, **query) -> dict:
-    """Call the REST API v2 (`path` after /api/v2) as the admin user."""
+def api(method: str, path: str, body=None, patience: float = 120, **query) -> dict:
+    """Call the REST API v2 (`path` after /api/v2) as the admin user.
+
+    Reads (GET) ride out `patience` seconds of transient trouble — a 5xx while the metadata database
+    restarts, a refused connection while the api-server restarts its worker — so a long wait() survives them.
+    """
     params = {k: v for k, v in query.items() if v is not None}
     url = f"{_base()}/api/v2/{path.lstrip('/')}" + (f"?{urllib.parse.urlencode(params, doseq=True)}" if params else "")
-    return _http(method, url, body)
+    deadline = time.monotonic() + patience
+    delay = 1.0
+    while True:
+        try:
+            return _http(method, url, body)
+        except (ApiError, OSError) as err:
+            transient = isinstance(err, OSError) or err.code >= 500 or err.code == 401
+            if method != "GET" or not transient or time.monotonic() + delay > deadline:
+                raise
+            log.warning("Airflow API %s %s: %s; retrying in %.0fs", method, path, err, delay)
+            if isinstance(err, ApiError) and err.code == 401:
+                _TOKEN.clear()  # the token expired: log in again
+            time.sleep(delay)
+            delay = min(delay * 2, 15)
 
 
 def wait_for_dag(dag_id: str, timeout: float = 120) -> dict:
