@@ -487,7 +487,16 @@ def run_state(dag_id: str, run_id: str) -> str:
 def wait(dag_id: str, run_id: str, timeout: float = 3600, poll: float = 3) -> str:
     """Wait for a run to end: 'success', or RunFailed naming the failed tasks with a log excerpt."""
     deadline = time.monotonic() + timeout
+    restarts = 0
     while True:
+        dead = [c for c in COMPONENTS if not _alive(c)]
+        if dead:
+            # e.g. the scheduler exits when the metadata database restarts under it: bring back what is missing
+            if restarts >= 3:
+                raise AirflowError(f"airflow {', '.join(dead)} keep exiting; see {_log_tails(dead)}")
+            log.warning("airflow %s not running; restarting it", ", ".join(dead))
+            start()
+            restarts += 1
         state = run_state(dag_id, run_id)
         if state == "success":
             return state
