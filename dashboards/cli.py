@@ -58,8 +58,8 @@ def publish_cmd(demo_county: str | None) -> None:
     from shuyun.warehouse import WarehouseError
 
     try:
+        result = publish.publish(demo_county=demo_county, start=False)
         st = service.status()
-        result = publish.publish(demo_county=demo_county)
     except (service.SupersetError, publish.PublishError, WarehouseError) as err:
         _fail(err)
     _echo_published(st.url, result)

@@ -207,13 +207,19 @@ class Published:
     logins: list[tuple[str, str]]
 
 
-def publish(inst: service.Instance | None = None, demo_county: str | None = None) -> Published:
-    """Build the bundle, import it into the running Superset, apply roles + RLS + demo users."""
+def publish(inst: service.Instance | None = None, demo_county: str | None = None, start: bool = True) -> Published:
+    """Build the bundle, import it into Superset, apply roles + RLS + demo users.
+
+    With `start` (the default) a Superset that is not running is started first (it keeps running afterwards,
+    until `shuyun superset down`); without it, a stopped Superset is an error.
+    """
     t0 = time.monotonic()
     inst = inst or service.instance()
     assets = load_assets()
     if not service.status(inst).running:
-        raise service.SupersetError("Superset is not running: start it with `shuyun superset up`")
+        if not start:
+            raise service.SupersetError("Superset is not running: start it with `shuyun superset up`")
+        service.start(inst)
     bundle = build_bundle(assets, wh.url("reader", driver="postgresql+psycopg2"))
     bundle_path = inst.state_dir / "bundle.zip"
     bundle_path.write_bytes(bundle)
