@@ -204,7 +204,12 @@ class Published:
     datasets: dict
     roles: list[str]
     users: dict
-    logins: list[tuple[str, str]]
+    logins: list[tuple[str, str]] = field(repr=False)  # (username, password): never in logs
+
+    def __str__(self) -> str:
+        titles = ", ".join(d["title"] for d in sorted(self.dashboards.values(), key=lambda d: d["id"]))
+        return (f"{len(self.dashboards)} dashboards ({titles}), {len(self.charts)} charts, {len(self.datasets)} "
+                f"datasets, roles {', '.join(self.roles)}, users {', '.join(self.users)} in {self.seconds:.1f} s")
 
 
 def publish(inst: service.Instance | None = None, demo_county: str | None = None, start: bool = True) -> Published:

@@ -127,3 +127,11 @@ def test_access_spec_scopes_each_director_to_their_county():
 def test_demo_county_must_exist():
     with pytest.raises(publish.PublishError, match="demo county '999999'"):
         publish.access_spec(["532622"], demo_county="999999")
+
+
+def test_published_summary_never_shows_passwords():
+    result = publish.Published(seconds=1.0, dashboards={"u": {"id": 1, "slug": "s", "title": "省域总览"}}, charts={},
+                               datasets={}, roles=["analyst"], users={"analyst_demo": 2},
+                               logins=[("analyst_demo", "pw-secret-123")])
+    assert "pw-secret-123" not in str(result) and "pw-secret-123" not in repr(result)
+    assert "省域总览" in str(result)
