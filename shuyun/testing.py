@@ -6,16 +6,19 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
 from shuyun import settings
 
-BROWSER_PACKAGES = ("chromium", "chromium-driver")
+# fonts-noto-cjk: without a CJK font the screenshots show boxes where the Chinese labels are.
+BROWSER_PACKAGES = ("chromium", "chromium-driver", "fonts-noto-cjk")
 
 
 def browser_present() -> bool:
-    return bool(shutil.which("chromium") and shutil.which("chromedriver"))
+    cjk_font = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc").exists()
+    return bool(shutil.which("chromium") and shutil.which("chromedriver") and cjk_font)
 
 
 def ensure_browser() -> str | None:
