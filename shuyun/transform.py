@@ -119,7 +119,8 @@ def run_dbt(args: list[str], *, role: str = "transformer", check: bool = True, e
     global _last_connection
 
     env = dbt_env(role)
-    env.setdefault("DBT_LOG_PATH", str(DBT_PROJECT_DIR / "logs"))
+    if "DBT_LOG_PATH" not in os.environ:
+        env["DBT_LOG_PATH"] = str(DBT_PROJECT_DIR / "logs")
     env.update(extra_env or {})
     command = " ".join(args)
     args = _with_project_args(args)
@@ -160,3 +161,9 @@ def dbt_cli(role: str, args: tuple[str, ...]) -> None:
 
 def project_dir() -> Path:
     return DBT_PROJECT_DIR
+
+
+def target_dir() -> Path:
+    """Where dbt writes manifest, run results and docs: $DBT_TARGET_PATH, else dbt/target."""
+    explicit = os.environ.get("DBT_TARGET_PATH")
+    return Path(explicit) if explicit else DBT_PROJECT_DIR / "target"

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from shuyun import warehouse as wh
-from shuyun.transform import DBT_PROJECT_DIR, DbtError, run_dbt
+from shuyun.transform import DbtError, run_dbt, target_dir
 
 pytestmark = pytest.mark.slow  # a full `dbt build` takes 30-60 s on two shared cores
 
@@ -191,7 +191,7 @@ def test_reader_role_reads_marts_only(built):
 def test_docs_generate_and_descriptions_reach_the_database(built):
     # when the docs are generated, then the catalog lists the marts with their columns
     run_dbt(["docs", "generate"])
-    catalog = json.loads((DBT_PROJECT_DIR / "target" / "catalog.json").read_text())
+    catalog = json.loads((target_dir() / "catalog.json").read_text())
     assert "loan_days" in {c.lower() for c in catalog["nodes"]["model.shuyun.fct_loans"]["columns"]}
     # and the bilingual descriptions are column comments Superset users can read
     assert rows(built, """select col_description('marts.fct_library_daily'::regclass, attnum)
