@@ -1,33 +1,48 @@
-"""Ingestion benchmark: the full path (decode, rules, range lookup, HMAC, COPY, ledger) against a
-plain `COPY` of the same file, measured in the same run on a scratch database.
+"""Ingestion benchmark: the full path against a plain COPY (the floor) and pandas `to_sql` (the usual way),
+measured in the same run on a scratch database (`shuyun_bench_ingest`, dropped afterwards).
 
-    python -m ingestion.benchmark --rows 1000000          # GBK interlib file, 1 M events
+    shuyun bench ingest --rows 2000000             # GBK interlib file, 2 M events
+    python -m ingestion.benchmark --rows 2000000   # the same without the CLI
 
-Prints rows/s of both, their ratio, and the peak memory of the process (the reader is batched, so it
-must not grow with the file). The scratch database `shuyun_bench_ingest` is dropped afterwards.
+(a) full path: `ingestion.ingest_file` — read, decode, map, validate, pseudonymise, quarantine, COPY into
+    the real `raw.circulation_events`, ledger;
+(b) floor: a plain `COPY` of the same rows, exported from (a) as already-clean CSV, into an UNLOGGED copy of
+    the table without indexes;
+(c) pandas: `DataFrame.to_sql` (SQLAlchemy + psycopg) of the first `--pandas-rows` of those clean rows.
+Prints rows/s, the ratios, the load average beside every figure, and one closing `RESULT …` line. The
+peak RSS is the process's peak after (a) (the generator writes in blocks, so it is (a)'s peak).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
 import resource
 import tempfile
 import time
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import polars as pl
 
 from shuyun import warehouse as wh
 
 BENCH_DB = "shuyun_bench_ingest"
 COUNTY = "532622"
+HEADER = "流水号,操作类型,操作时间,馆代码,图书条码,读者证号,应还日期,操作方式"
+CLEAN_COLUMNS = ("source_event_id", "county_code", "library_code", "event_type", "event_at", "item_barcode",
+                 "reader_key", "reader_home_library", "due_date", "channel", "_batch_id", "_source", "_file",
+                 "_line", "_loaded_at")
 
 
-def write_province(root: Path, rows: int, seed: int = 7) -> Path:
-    """A one-county province with a GBK interlib circulation file of `rows` events."""
-    libs = [f"{COUNTY}000", *(f"{COUNTY}{i:03d}" for i in range(1, 21)), *(f"{COUNTY}{i:03d}" for i in range(100, 160))]
-    (root / "registry").mkdir(parents=True)
+def libraries() -> list[str]:
+    return [f"{COUNTY}000", *(f"{COUNTY}{i:03d}" for i in range(1, 21)), *(f"{COUNTY}{i:03d}" for i in range(100, 160))]
+
+
+def write_registry(root: Path) -> None:
+    libs = libraries()
+    (root / "registry").mkdir(parents=True, exist_ok=True)
     (root / "sources.yml").write_text(
         "province: {code: '530000', name_zh: 云南省}\n"
         "sources:\n"
@@ -45,85 +60,196 @@ def write_province(root: Path, rows: int, seed: int = 7) -> Path:
         for lib in libs:
             fh.write(f"reader,{lib}000001,{lib}999999,{lib}\nitem,{COUNTY[2:]}{lib[6:]}000000001,"
                      f"{COUNTY[2:]}{lib[6:]}999999999,{lib}\n")
-    rnd = random.Random(seed)
-    path = root / "landing" / f"c{COUNTY}" / "circulation" / "circ_20260115.csv"
-    path.parent.mkdir(parents=True)
-    start = datetime(2026, 1, 15, 8)
-    kinds = [("借书", True), ("还书", False), ("续借", True)]
-    channels = ["柜台", "自助机", "流动车"]
-    with open(path, "w", encoding="gbk", newline="") as fh:
-        fh.write("流水号,操作类型,操作时间,馆代码,图书条码,读者证号,应还日期,操作方式\r\n")
-        buf = []
-        for i in range(rows):
-            kind, with_due = kinds[i % 3]
-            lib = libs[rnd.randrange(len(libs))]
-            owner = libs[rnd.randrange(len(libs))]
-            at = start + timedelta(seconds=i * 50_000 // max(rows, 1))
-            reader = f"{libs[rnd.randrange(len(libs))]}{rnd.randrange(1, 30000):06d}"
-            item = f"{COUNTY[2:]}{owner[6:]}{rnd.randrange(1, 10**8):09d}"
-            buf.append(f"IL{i:010d},{kind},{at:%Y/%m/%d %H:%M:%S},{lib},{item},{reader},"
-                       f"{'2026/02/14' if with_due else ''},{channels[i % 3]}\r\n")
-            if len(buf) >= 50_000:
-                fh.write("".join(buf))
-                buf = []
-        fh.write("".join(buf))
-    return path
 
 
-def plain_copy(path: Path, conninfo: str) -> float:
-    """Baseline: stream the file as it is into an all-text table with COPY (server decodes GBK)."""
+def circulation_block(start: int, n: int, total: int, rng: np.random.Generator) -> str:
+    """Rows `start … start+n` of the interlib file as text (CRLF lines), built column-wise with polars:
+    loans, returns and renewals in turn, times spread over one day, ~1 % of rows breaking a rule."""
+    libs = np.array(libraries())
+    i = np.arange(start, start + n)
+    kind = i % 3
+    seconds = (i * 50_000 // max(total, 1)).astype("int64")
+    suffixes = np.array([lib[6:] for lib in libraries()])
+    frame = pl.DataFrame({
+        "i": i,
+        "kind": np.array(["借书", "还书", "续借"])[kind],
+        "at": (np.datetime64("2026-01-15T08:00:00") + seconds.astype("timedelta64[s]")).astype("datetime64[us]"),
+        "lib": libs[rng.integers(0, len(libs), n)],
+        "owner": suffixes[rng.integers(0, len(suffixes), n)],
+        "item": rng.integers(1, 10**8, n),
+        "reader_lib": libs[rng.integers(0, len(libs), n)],
+        "reader": rng.integers(1, 30_000, n),
+        "due": np.where(kind == 1, "", "2026/02/14"),
+        "channel": np.array(["柜台", "自助机", "流动车"])[i % 3],
+        "bad": rng.random(n) < 0.01,
+    })
+    text = frame.select(pl.concat_str(
+        pl.lit("IL"), pl.col("i").cast(pl.String).str.zfill(10), pl.lit(","), pl.col("kind"), pl.lit(","),
+        pl.col("at").dt.strftime("%Y/%m/%d %H:%M:%S"), pl.lit(","),
+        # 1 % break a rule: a library that is not in the registry
+        pl.when(pl.col("bad")).then(pl.lit("999999999")).otherwise(pl.col("lib")), pl.lit(","),
+        pl.lit(COUNTY[2:]), pl.col("owner"), pl.col("item").cast(pl.String).str.zfill(9), pl.lit(","),
+        pl.col("reader_lib"), pl.col("reader").cast(pl.String).str.zfill(6), pl.lit(","),
+        pl.col("due"), pl.lit(","), pl.col("channel"), pl.lit("\r\n"),
+    ).alias("line"))["line"]
+    return text.str.join("").item()
+
+
+def write_circulation(path: Path, rows: int, seed: int = 7, block: int = 500_000) -> None:
+    """The GBK interlib circulation file of `rows` events, written a block at a time (bounded memory)."""
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write((HEADER + "\r\n").encode("gbk"))
+        for start in range(0, rows, block):
+            fh.write(circulation_block(start, min(block, rows - start), rows, rng).encode("gbk"))
+
+
+@dataclass
+class Figure:
+    rows: int
+    seconds: float
+    load: float  # 1-minute load average at the end of the measurement
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def full_path(path: Path) -> tuple[Figure, object]:
+    from ingestion import ingest_file
+
+    started = time.perf_counter()
+    result = ingest_file(path, "circulation", f"c{COUNTY}")
+    elapsed = time.perf_counter() - started
+    if result.status != "loaded":
+        raise RuntimeError(f"the full path did not load the file: {result.ledger_line()}")
+    return Figure(result.rows_read, elapsed, _load()), result
+
+
+def export_clean(conninfo: str, batch_id: str, target: Path) -> int:
+    """The rows (a) loaded, as the clean CSV a COPY would want (streamed to disk)."""
+    import psycopg
+
+    rows = 0
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur, open(target, "wb") as out:
+        query = (f"copy (select {', '.join(CLEAN_COLUMNS)} from raw.circulation_events where _batch_id = "
+                 f"'{batch_id}' order by _line) to stdout (format csv)")
+        with cur.copy(query) as copy:
+            for data in copy:
+                out.write(data)
+                rows += bytes(data).count(b"\n")
+    return rows
+
+
+def plain_copy(conninfo: str, clean: Path, rows: int) -> Figure:
+    """The floor: COPY the clean CSV into an UNLOGGED copy of the table, no indexes."""
     import psycopg
 
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("drop table if exists public.bench_copy")
-        conn.execute("create table public.bench_copy (a text, b text, c text, d text, e text, f text, g text, h text)")
+        conn.execute("drop table if exists public.bench_floor")
+        conn.execute("create unlogged table public.bench_floor (like raw.circulation_events)")
         started = time.perf_counter()
-        with conn.cursor() as cur, cur.copy("copy public.bench_copy from stdin (format csv, header true, "
-                                            "encoding 'GBK')") as copy, open(path, "rb") as fh:
+        with conn.cursor() as cur, cur.copy(f"copy public.bench_floor ({', '.join(CLEAN_COLUMNS)}) from stdin "
+                                            "(format csv)") as copy, open(clean, "rb") as fh:
             while block := fh.read(1 << 20):
                 copy.write(block)
         elapsed = time.perf_counter() - started
-        conn.execute("drop table public.bench_copy")
-    return elapsed
+        conn.execute("drop table public.bench_floor")
+    return Figure(rows, elapsed, _load())
+
+
+def pandas_to_sql(url: str, clean: Path, rows: int) -> Figure:
+    """What most people would write: a DataFrame and `to_sql` (SQLAlchemy, psycopg, default settings)."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    frame = pd.read_csv(clean, header=None, names=list(CLEAN_COLUMNS), nrows=rows, dtype=str,
+                        keep_default_na=False)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("drop table if exists public.bench_pandas")
+        started = time.perf_counter()
+        frame.to_sql("bench_pandas", engine, schema="public", index=False, if_exists="replace")
+        elapsed = time.perf_counter() - started
+        with engine.begin() as conn:
+            conn.exec_driver_sql("drop table public.bench_pandas")
+    finally:
+        engine.dispose()
+    return Figure(len(frame), elapsed, _load())
+
+
+def run(rows: int = 2_000_000, pandas_rows: int = 200_000, echo=print) -> dict[str, float]:
+    """Generate, measure (a), (b), (c); return the RESULT figures."""
+    wh.up()
+    owner = wh.create_database(BENCH_DB)
+    saved = {k: os.environ.get(k) for k in ("SHUYUN_WAREHOUSE_DB", "SHUYUN_SOURCES", "SHUYUN_ARCHIVE_DIR",
+                                            "SHUYUN_PSEUDONYM_KEY")}
+    os.environ["SHUYUN_WAREHOUSE_DB"] = BENCH_DB
+    try:
+        with tempfile.TemporaryDirectory(prefix="shuyun-bench-") as tmp:
+            root = Path(tmp)
+            os.environ["SHUYUN_SOURCES"] = str(root / "sources.yml")
+            os.environ["SHUYUN_ARCHIVE_DIR"] = str(root / "archive")
+            os.environ["SHUYUN_PSEUDONYM_KEY"] = saved["SHUYUN_PSEUDONYM_KEY"] or "benchmark-key"
+            t0 = time.perf_counter()
+            write_registry(root)
+            path = root / "landing" / f"c{COUNTY}" / "circulation" / "circ_20260115.csv"
+            write_circulation(path, rows)
+            size_mb = path.stat().st_size / 1e6
+            echo(f"wrote {rows:,} GBK interlib events ({size_mb:.0f} MB) in {time.perf_counter() - t0:.1f} s "
+                 f"(load {_load():.1f})")
+
+            from ingestion import load_registry
+
+            bad = [r.ledger_line() for r in load_registry(root / "registry") if r.status != "loaded"]
+            if bad:
+                raise RuntimeError("the benchmark registry did not load: " + "; ".join(bad))
+
+            full, result = full_path(path)
+            peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            echo(result.ledger_line())
+            echo(f"(a) full path      : {full.seconds:7.2f} s  {full.rate:>10,.0f} rows/s  (load {full.load:.1f})")
+            clean = root / "clean.csv"
+            loaded = export_clean(owner.conninfo(), result.batch_id, clean)
+            floor = plain_copy(owner.conninfo(), clean, loaded)
+            echo(f"(b) plain COPY     : {floor.seconds:7.2f} s  {floor.rate:>10,.0f} rows/s  (load {floor.load:.1f}; "
+                 f"{loaded:,} clean rows, {clean.stat().st_size / 1e6:.0f} MB, unlogged, no index)")
+            pandas = pandas_to_sql(owner.url(), clean, min(pandas_rows, loaded))
+            echo(f"(c) pandas to_sql  : {pandas.seconds:7.2f} s  {pandas.rate:>10,.0f} rows/s  "
+                 f"(load {pandas.load:.1f}; "
+                 f"{pandas.rows:,} rows)")
+            figures = {
+                "full_rows_per_s": full.rate, "copy_rows_per_s": floor.rate, "pandas_rows_per_s": pandas.rate,
+                "full_vs_copy": full.rate / floor.rate, "full_vs_pandas": full.rate / pandas.rate,
+                "peak_rss_mb": peak_rss,
+            }
+            echo(f"ratios             : full/COPY {figures['full_vs_copy']:.2f} (target ≥ 0.5), "
+                 f"full/pandas {figures['full_vs_pandas']:.1f} (target ≥ 8)")
+            echo(f"peak RSS           : {peak_rss:.0f} MB (file {size_mb:.0f} MB; target < 2048 MB at 10 M rows)")
+            echo("RESULT " + " ".join(
+                f"{k}={v:.0f}" if k.endswith(("per_s", "_mb")) else f"{k}={v:.2f}" for k, v in figures.items()))
+            return figures
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        wh.drop_database(BENCH_DB)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--pandas-rows", type=int, default=200_000)
     args = parser.parse_args(argv)
-
-    wh.up()
-    owner = wh.create_database(BENCH_DB)
-    os.environ["SHUYUN_WAREHOUSE_DB"] = BENCH_DB
-    with tempfile.TemporaryDirectory(prefix="shuyun-bench-") as tmp:
-        root = Path(tmp)
-        os.environ["SHUYUN_SOURCES"] = str(root / "sources.yml")
-        os.environ["SHUYUN_ARCHIVE_DIR"] = str(root / "archive")
-        os.environ.setdefault("SHUYUN_PSEUDONYM_KEY", "benchmark-key")
-        try:
-            t0 = time.perf_counter()
-            path = write_province(root, args.rows)
-            size_mb = path.stat().st_size / 1e6
-            print(f"wrote {args.rows:,} GBK interlib events ({size_mb:.0f} MB) in {time.perf_counter() - t0:.1f} s")
-
-            from ingestion import ingest_file, load_registry
-
-            assert all(r.status == "loaded" for r in load_registry(root / "registry"))
-            copy_s = plain_copy(path, owner.conninfo())
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            started = time.perf_counter()
-            result = ingest_file(path, "circulation", f"c{COUNTY}")
-            full_s = time.perf_counter() - started
-            rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(result.ledger_line())
-            print(f"plain COPY : {copy_s:6.2f} s  {args.rows / copy_s:>10,.0f} rows/s  (baseline)")
-            print(f"full path  : {full_s:6.2f} s  {args.rows / full_s:>10,.0f} rows/s  "
-                  f"ratio {copy_s / full_s:.2f} of plain COPY")
-            print(f"peak RSS   : {rss_before:.0f} MB before, {rss_after:.0f} MB after the full path "
-                  f"(file {size_mb:.0f} MB)")
-        finally:
-            os.environ.pop("SHUYUN_WAREHOUSE_DB", None)
-            wh.drop_database(BENCH_DB)
+    run(args.rows, args.pandas_rows)
 
 
 if __name__ == "__main__":

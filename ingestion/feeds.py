@@ -234,12 +234,14 @@ def _strip_all(df: pl.DataFrame) -> pl.DataFrame:
 
 # ------------------------------------------------------------------------------------------- circulation
 
-def circulation(df: pl.DataFrame, ctx: Context, texts: list[str] | None = None) -> Split:
+def circulation(df: pl.DataFrame, ctx: Context, chunk=None) -> Split:
+    """`chunk` (readers.Chunk) gives the delivered lines for dialects that hash them into an event id."""
     d = ctx.dialect
     cols = [pl.col(src).alias(canon) if src else pl.lit("").alias(canon) for canon, src in d.columns.items()]
     df = _strip_all(df.select(*cols, "_line"))
     if d.event_id_from_line_hash:
-        lines = texts.to_list() if isinstance(texts, pl.Series) else list(texts or [])
+        texts = chunk.texts if chunk is not None else []
+        lines = texts.to_list() if isinstance(texts, pl.Series) else list(texts)
         ids = [hashlib.sha256(t.encode()).hexdigest()[:32] for t in lines]
         df = df.with_columns(source_event_id=pl.Series(ids, dtype=pl.String))
     df = df.with_columns(

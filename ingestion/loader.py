@@ -118,14 +118,11 @@ class Delivery:
     src: Source | None = None  # None for registry feeds
 
 
-def _frame(columns: list[str], lines: list[int], rows: list[list] | None = None,
-           texts: list[str] | None = None) -> pl.DataFrame:
-    """A batch as a frame of strings: from checked CSV lines (parsed by polars) or from rows."""
+def _frame(columns: list[str], lines, rows: list[list] | None = None, data: bytes | None = None) -> pl.DataFrame:
+    """A batch as a frame of strings: from checked CSV lines (UTF-8 bytes, parsed by polars) or from rows."""
     schema = {c: pl.String for c in columns}
-    if texts is not None and len(texts):
-        joined = texts.str.join("\n").item() if isinstance(texts, pl.Series) else "\n".join(texts)
-        df = pl.read_csv(io.BytesIO(joined.encode()), has_header=False, schema=schema,
-                         quote_char='"', infer_schema=False)
+    if data:
+        df = pl.read_csv(io.BytesIO(data), has_header=False, schema=schema, quote_char='"', infer_schema=False)
         if df.height != len(lines):
             raise LoadError(f"internal: polars split {len(lines)} checked lines into {df.height} rows")
     elif rows:
@@ -390,8 +387,8 @@ def _prepare_chunk(chunk: readers.Chunk, ctx: F.Context, meta: dict, file_level:
         bad_frames.append(_reject_frame(chunk.rejects, ctx.pseudo))
     if len(chunk.lines):
         ctx.truncated_line = chunk.truncated_line
-        frame = _frame(chunk.columns, chunk.lines, chunk.rows, chunk.texts)
-        split = F.TRANSFORMS[ctx.feed](frame, ctx, chunk.texts)
+        frame = _frame(chunk.columns, chunk.lines, chunk.rows, chunk.data)
+        split = F.TRANSFORMS[ctx.feed](frame, ctx, chunk)
         good = split.good.with_columns(
             pl.lit(meta["_batch_id"]).alias("_batch_id"), pl.lit(meta["_source"]).alias("_source"),
             pl.lit(meta["_file"]).alias("_file"), pl.lit(meta["_loaded_at"]).alias("_loaded_at"),

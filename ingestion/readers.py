@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 BLOCK_BYTES = 4 << 20
@@ -35,10 +36,19 @@ class Chunk:
     columns: list[str]
     lines: list[int] | pl.Series = field(default_factory=list)  # data-row numbers of the good rows
     rows: list[list] = field(default_factory=list)  # xlsx/MARC: each row has len(columns) values
-    texts: list[str] | pl.Series = field(default_factory=list)  # CSV: the decoded, checked line per row
     rejects: list[Reject] = field(default_factory=list)
     truncated_line: int | None = None  # CSV: last line of the file had no line end
     file_level: str | None = None  # the whole file is refused for this reason (every line quarantined)
+    # CSV: the checked good lines as UTF-8, one per row, separated by "\n" (a trailing "\r" may remain);
+    # handed to polars as they are, never split into Python strings on the hot path
+    data: bytes | None = None
+
+    @property
+    def texts(self) -> pl.Series:
+        """The good lines as text (for dialects that hash the line, and for tests); split on demand."""
+        if not self.data:
+            return pl.Series([], dtype=pl.String)
+        return pl.Series(self.data.decode("utf-8").split("\n"), dtype=pl.String).str.strip_suffix("\r")
 
 
 class FileRejected(Exception):
@@ -70,23 +80,30 @@ def guess_decode(raw: bytes) -> str:
 
 
 def _decoded_blocks(fh, encoding: str) -> Iterator[tuple[pl.Series | None, list[bytes] | None, bool]]:
-    """Blocks of physical lines after the header: (decoded lines, None, True) when the block decodes,
-    else (None, raw lines, …) for line-by-line handling. The last block is the file's unterminated
-    tail, if any (ended = False). A newline byte never occurs inside a GBK/GB18030/UTF-8 character."""
+    """Blocks of physical lines after the header, decoded into a Series of lines (used where every
+    line is handled anyway: a file whose header is wrong)."""
+    for body, ended in _raw_blocks(fh):
+        yield _decode_block(body, encoding, ended)
+
+
+def _raw_blocks(fh) -> Iterator[tuple[bytes, bool]]:
+    """The rest of the file in blocks of ~BLOCK_BYTES cut after a line end (the line end itself dropped);
+    the last block is the file's unterminated tail, if any (ended = False). A newline byte never
+    occurs inside a GBK/GB18030/UTF-8 character, so a cut at b"\n" is a cut between characters."""
     rest = b""
     while True:
         block = fh.read(BLOCK_BYTES)
         if not block:
             break
-        block = rest + block
+        block = rest + block if rest else block
         cut = block.rfind(b"\n")
         if cut < 0:
             rest = block
             continue
         body, rest = block[:cut], block[cut + 1:]
-        yield _decode_block(body, encoding, True)
+        yield body, True
     if rest:
-        yield _decode_block(rest, encoding, False)
+        yield rest, False
 
 
 def _decode_block(body: bytes, encoding: str, ended: bool):
@@ -99,7 +116,7 @@ def _decode_block(body: bytes, encoding: str, ended: bool):
 
 def read_csv(path: Path, encoding: str, header: tuple[str, ...] | list[str],
              batch_rows: int = BATCH_ROWS) -> Iterator[Chunk]:
-    """Decode and check a delimited file in bounded batches of validated lines (`Chunk.texts`).
+    """Decode and check a delimited file in bounded batches of validated lines (`Chunk.data`).
 
     - header missing, undecodable or different from `header` after decoding → every data line is
       quarantined as `wrong_encoding` (the file as delivered cannot be trusted);
@@ -149,101 +166,180 @@ def read_csv(path: Path, encoding: str, header: tuple[str, ...] | list[str],
         yield from _checked_batches(fh, encoding, columns, batch_rows)
 
 
+_UTF8 = ("utf-8", "utf8", "utf_8")
+
+
+@dataclass
+class _Piece:
+    """Good lines of one block: their numbers, their UTF-8 bytes joined by "\n", and where each starts."""
+
+    lines: np.ndarray  # int64 data-line numbers
+    data: bytes
+    starts: np.ndarray  # int64 offset of each line in `data`; a line ends one byte before the next start
+
+
+def _piece_from_texts(lines: list[int], texts: list[str]) -> _Piece:
+    encoded = [t.encode("utf-8") for t in texts]
+    sizes = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64) if len(encoded) else sizes
+    return _Piece(np.asarray(lines, dtype=np.int64), b"\n".join(encoded), starts)
+
+
+def _line_check(text: str, width: int) -> tuple[bool, str | None]:
+    """(keep, reason if not): the exact field count of one line (csv module, strict quoting)."""
+    if not text.strip():
+        return False, None  # blank: skipped, never loaded, never quarantined
+    if '"' in text:
+        fields = _split(text)
+        count = -1 if fields is None else len(fields)
+    else:
+        count = text.count(",") + 1
+    if count == width:
+        return True, None
+    return False, f"expected {width} fields, found {'broken quoting' if count < 0 else f'{count} fields'}"
+
+
+def _check_block(data: bytes, first_line: int, width: int, rejects: list[Reject], ended: bool) -> _Piece:
+    """The good lines of a decoded block (UTF-8 `data`, lines separated by "\n"), found with numpy: a
+    line without quotes and with width-1 commas is good; only the others go through Python."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == 10)
+    starts = np.empty(len(newlines) + 1, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = newlines + 1
+    ends = np.empty_like(starts)
+    ends[:-1] = newlines
+    ends[-1] = len(arr)
+    commas_cum = np.zeros(len(arr) + 1, dtype=np.int32)
+    np.cumsum(arr == 44, dtype=np.int32, out=commas_cum[1:])
+    commas = commas_cum[ends] - commas_cum[starts]
+    del commas_cum
+    good = commas == width - 1
+    if 34 in arr:  # some line has a quote: those lines are checked one by one
+        quotes_cum = np.zeros(len(arr) + 1, dtype=np.int32)
+        np.cumsum(arr == 34, dtype=np.int32, out=quotes_cum[1:])
+        good &= (quotes_cum[ends] - quotes_cum[starts]) == 0
+        del quotes_cum
+    numbers = np.arange(first_line, first_line + len(starts), dtype=np.int64)
+    if good.all():
+        return _Piece(numbers, data, starts)
+    last = len(starts) - 1
+    for i in np.flatnonzero(~good).tolist():
+        text = data[starts[i]:ends[i]].decode("utf-8")
+        if text.endswith("\r"):
+            text = text[:-1]
+        keep, reason = _line_check(text, width)
+        if keep:
+            good[i] = True
+        elif reason:
+            cut = "; last line is cut off (no line end)" if (i == last and not ended) else ""
+            rejects.append(Reject(int(numbers[i]), "malformed_row", reason + cut, {"line": text}))
+    kept = np.flatnonzero(good)
+    if not len(kept):
+        return _Piece(numbers[:0], b"", starts[:0])
+    # runs of neighbouring good lines are contiguous in `data`: join those slices with "\n"
+    breaks = np.flatnonzero(np.diff(kept) != 1)
+    run_first = np.concatenate(([kept[0]], kept[breaks + 1]))
+    run_last = np.concatenate((kept[breaks], [kept[-1]]))
+    kept_data = b"\n".join(data[s:e] for s, e in zip(starts[run_first].tolist(), ends[run_last].tolist(),
+                                                      strict=True))
+    sizes = ends[kept] - starts[kept] + 1
+    kept_starts = np.zeros(len(kept), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=kept_starts[1:])
+    return _Piece(numbers[kept], kept_data, kept_starts)
+
+
 def _checked_batches(fh, encoding: str, columns: list[str], batch_rows: int) -> Iterator[Chunk]:
-    """The data lines after the header, checked a block at a time with polars (the field count of a
-    line without quotes is its comma count + 1); only suspicious lines go through Python."""
+    """The data lines after the header, decoded a block at a time (the codec over megabytes, not per
+    line) and checked with numpy; chunks of exactly `batch_rows` good lines (the last one: the rest)."""
     width = len(columns)
-    good_lines: list[pl.Series] = []
-    good_texts: list[pl.Series] = []
+    pieces: list[_Piece] = []
     rejects: list[Reject] = []
     pending = 0
     n = 0  # data lines seen so far
     truncated = None
+    utf8 = encoding.lower().replace("-", "_") in ("utf_8", "utf8")
 
     def flush(final: bool) -> Iterator[Chunk]:
-        """Chunks of exactly `batch_rows` good rows (at the end, the remainder); rejects ride on the first."""
-        nonlocal good_lines, good_texts, rejects, pending
-        lines = pl.concat(good_lines) if good_lines else pl.Series([], dtype=pl.Int64)
-        texts = pl.concat(good_texts) if good_texts else pl.Series([], dtype=pl.String)
-        total = len(lines)
-        starts = list(range(0, total - batch_rows + 1, batch_rows)) if total >= batch_rows else []
-        emitted = len(starts) * batch_rows
-        if final and (emitted < total or not starts):
-            starts.append(emitted)
+        nonlocal pieces, rejects, pending
+        live = [p for p in pieces if len(p.lines)]
+        if len(live) == 1:
+            whole = live[0]
+        elif live:
+            offsets = np.cumsum([0] + [len(p.data) + 1 for p in live[:-1]])
+            whole = _Piece(np.concatenate([p.lines for p in live]), b"\n".join(p.data for p in live),
+                           np.concatenate([p.starts + o for p, o in zip(live, offsets, strict=True)]))
+        else:
+            whole = _Piece(np.empty(0, dtype=np.int64), b"", np.empty(0, dtype=np.int64))
+        total = len(whole.lines)
+        cuts = list(range(0, total - batch_rows + 1, batch_rows)) if total >= batch_rows else []
+        emitted = len(cuts) * batch_rows
+        if final and (emitted < total or not cuts):
+            cuts.append(emitted)
             emitted = total
-        for start in starts:
-            part_lines, part_texts = lines.slice(start, batch_rows), texts.slice(start, batch_rows)
-            cut = truncated if len(part_lines) and part_lines[-1] == truncated else None
-            yield Chunk(columns, lines=part_lines, texts=part_texts, rejects=rejects, truncated_line=cut)
+        for start in cuts:
+            stop = min(start + batch_rows, total)
+            lo = int(whole.starts[start]) if start < total else 0
+            hi = int(whole.starts[stop]) - 1 if stop < total else len(whole.data)
+            part_lines = pl.Series(whole.lines[start:stop], dtype=pl.Int64)
+            cut = truncated if stop > start and whole.lines[stop - 1] == truncated else None
+            yield Chunk(columns, lines=part_lines, rejects=rejects, truncated_line=cut,
+                        data=whole.data[lo:hi] if stop > start else None)
             rejects = []
-        good_lines, good_texts = [lines.slice(emitted)], [texts.slice(emitted)]
+        if emitted < total:
+            lo = int(whole.starts[emitted])
+            pieces = [_Piece(whole.lines[emitted:], whole.data[lo:], whole.starts[emitted:] - lo)]
+        else:
+            pieces = []
         pending = total - emitted
 
-    for texts, raws, ended in _decoded_blocks(fh, encoding):
-        if texts is None:  # a block with an undecodable line: line by line
-            for raw in raws:
-                n += 1
-                try:
-                    text = raw.decode(encoding)
-                except UnicodeDecodeError:
-                    if raw.strip():
-                        rule = "wrong_encoding" if ended or raw is not raws[-1] else "malformed_row"
-                        what = f"the line is not valid {encoding}"
-                        reason = what if rule == "wrong_encoding" else f"last line is cut off (no line end): {what}"
-                        rejects.append(Reject(n, rule, reason, {"line": guess_decode(raw)}))
-                    continue
-                texts_one = pl.Series([text], dtype=pl.String)
-                ok = _check(texts_one, pl.Series([n], dtype=pl.Int64), width, rejects, ended or raw is not raws[-1])
-                if len(ok[0]):
-                    good_lines.append(ok[0])
-                    good_texts.append(ok[1])
-                    pending += 1
-                    if not ended and raw is raws[-1]:
-                        truncated = n
-            continue
-        numbers = pl.int_range(n + 1, n + 1 + len(texts), dtype=pl.Int64, eager=True)
-        n += len(texts)
-        lines_ok, texts_ok = _check(texts, numbers, width, rejects, ended)
-        if not ended and len(lines_ok) and lines_ok[-1] == n:
-            truncated = n
-        good_lines.append(lines_ok)
-        good_texts.append(texts_ok)
-        pending += len(lines_ok)
+    for body, ended in _raw_blocks(fh):
+        try:
+            text = body.decode(encoding)
+        except UnicodeDecodeError:  # a block with an undecodable line: line by line
+            piece, n = _undecodable_block(body, encoding, n, width, rejects, ended)
+            if not ended and len(piece.lines) and piece.lines[-1] == n:
+                truncated = n
+        else:
+            data = body if utf8 else text.encode("utf-8")
+            del text
+            piece = _check_block(data, n + 1, width, rejects, ended)
+            n += data.count(b"\n") + 1
+            if not ended and len(piece.lines) and piece.lines[-1] == n:
+                truncated = n
+        pieces.append(piece)
+        pending += len(piece.lines)
         if pending >= batch_rows:
             yield from flush(final=False)
     yield from flush(final=True)
 
 
-def _check(texts: pl.Series, numbers: pl.Series, width: int, rejects: list[Reject],
-           last_ended: bool) -> tuple[pl.Series, pl.Series]:
-    """Lines with exactly `width` fields pass; blank lines are skipped; the others become rejects."""
-    frame = pl.DataFrame({"n": numbers, "t": texts})
-    frame = frame.with_columns(
-        commas=pl.col("t").str.count_matches(",", literal=True),
-        quoted=pl.col("t").str.contains('"', literal=True),
-        blank=pl.col("t").str.strip_chars() == "",
-    )
-    fast = frame.filter(~pl.col("quoted") & (pl.col("commas") == width - 1))
-    slow = frame.filter(~pl.col("blank") & (pl.col("quoted") | (pl.col("commas") != width - 1)))
-    if slow.height == 0:
-        return fast["n"], fast["t"]
-    keep = []
-    last = numbers[-1] if len(numbers) else None
-    for line, text, quoted, commas in slow.select("n", "t", "quoted", "commas").iter_rows():
-        if quoted:
-            fields = _split(text)
-            count = -1 if fields is None else len(fields)
-        else:
-            count = commas + 1
-        if count == width:
-            keep.append(line)
+def _undecodable_block(body: bytes, encoding: str, n: int, width: int, rejects: list[Reject],
+                       ended: bool) -> tuple[_Piece, int]:
+    raws = [raw.rstrip(b"\r") for raw in body.split(b"\n")]
+    lines, texts = [], []
+    for i, raw in enumerate(raws):
+        n += 1
+        is_last_cut = not ended and i == len(raws) - 1
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            if raw.strip():
+                what = f"the line is not valid {encoding}"
+                if is_last_cut:
+                    rejects.append(Reject(n, "malformed_row", f"last line is cut off (no line end): {what}",
+                                          {"line": guess_decode(raw)}))
+                else:
+                    rejects.append(Reject(n, "wrong_encoding", what, {"line": guess_decode(raw)}))
             continue
-        got = "broken quoting" if count < 0 else f"{count} fields"
-        cut = "; last line is cut off (no line end)" if (line == last and not last_ended) else ""
-        rejects.append(Reject(line, "malformed_row", f"expected {width} fields, found {got}{cut}", {"line": text}))
-    if keep:
-        fast = pl.concat([fast, frame.filter(pl.col("n").is_in(keep))]).sort("n")
-    return fast["n"], fast["t"]
+        keep, reason = _line_check(text, width)
+        if keep:
+            lines.append(n)
+            texts.append(text)
+        elif reason:
+            cut = "; last line is cut off (no line end)" if is_last_cut else ""
+            rejects.append(Reject(n, "malformed_row", reason + cut, {"line": text}))
+    return _piece_from_texts(lines, texts), n
 
 
 # ------------------------------------------------------------------------------------------- XLSX
