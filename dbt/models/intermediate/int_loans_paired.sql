@@ -25,79 +25,79 @@ sequenced as (
 
 ),
 
-loans as (
+per_loan_return as (
 
-    select * from sequenced where event_type = 'loan'
-
-),
-
-first_returns as (
-
-    select distinct on (item_barcode, loan_seq)
-        item_barcode,
-        loan_seq,
-        event_at as returned_at,
-        event_date as returned_date,
-        library_code as return_library_code,
-        _loaded_at as return_loaded_at
+    -- the first return after each loan, found by window functions over the loan's partition
+    -- (no self-joins: a join of two large CTEs is planned from guessed row counts)
+    select
+        *,
+        min(event_at) filter (where event_type = 'return') over loan_events as returned_at,
+        first_value(case when event_type = 'return' then event_date end) over returns_first as returned_date,
+        first_value(case when event_type = 'return' then library_code end) over returns_first as return_library_code,
+        first_value(case when event_type = 'return' then _loaded_at end) over returns_first as return_loaded_at
     from sequenced
-    where event_type = 'return' and loan_seq > 0
-    order by item_barcode, loan_seq, event_at, event_id
+    window
+        loan_events as (partition by item_barcode, loan_seq),
+        returns_first as (
+            partition by item_barcode, loan_seq
+            order by case when event_type = 'return' then 0 else 1 end, event_at, event_id
+            rows between unbounded preceding and unbounded following
+        )
 
 ),
 
-renewals as (
+per_loan_renewals as (
 
     select
-        sequenced.item_barcode,
-        sequenced.loan_seq,
-        count(*) as renewals,
-        max(sequenced._loaded_at) as renewals_loaded_at,
-        (array_agg(sequenced.due_date order by sequenced.event_at desc, sequenced.event_id desc)
-            filter (where sequenced.due_date is not null))[1] as renewed_due_date
-    from sequenced
-    left join first_returns
-        on first_returns.item_barcode = sequenced.item_barcode
-        and first_returns.loan_seq = sequenced.loan_seq
-    where sequenced.event_type = 'renew'
-        and sequenced.loan_seq > 0
-        and (first_returns.returned_at is null or sequenced.event_at <= first_returns.returned_at)
-    group by sequenced.item_barcode, sequenced.loan_seq
+        *,
+        count(*) filter (where counts_as_renewal) over loan_events as renewals,
+        max(_loaded_at) filter (where counts_as_renewal) over loan_events as renewals_loaded_at,
+        first_value(case when sets_due_date then due_date end) over last_renewal_first as renewed_due_date
+    from (
+        select
+            *,
+            event_type = 'renew' and (returned_at is null or event_at <= returned_at) as counts_as_renewal,
+            (event_type = 'renew' and due_date is not null and (returned_at is null or event_at <= returned_at))
+                as sets_due_date
+        from per_loan_return
+    ) as flagged
+    window
+        loan_events as (partition by item_barcode, loan_seq),
+        last_renewal_first as (
+            partition by item_barcode, loan_seq
+            order by case when sets_due_date then 0 else 1 end, event_at desc, event_id desc
+            rows between unbounded preceding and unbounded following
+        )
 
 ),
 
 paired as (
 
     select
-        loans.event_id as loan_id,
-        loans.event_at as loan_at,
-        loans.event_date as loan_date,
-        loans.library_code,
-        loans.county_code,
-        loans.prefecture_code,
-        loans.item_barcode,
-        loans.item_home_library,
-        loans.reader_key,
-        loans.reader_home_library,
-        coalesce(renewals.renewed_due_date, loans.due_date) as due_date,
-        coalesce(renewals.renewals, 0)::integer as renewals,
-        first_returns.returned_at,
-        first_returns.return_library_code,
-        (first_returns.returned_date - loans.event_date) as loan_days,
+        event_id as loan_id,
+        event_at as loan_at,
+        event_date as loan_date,
+        library_code,
+        county_code,
+        prefecture_code,
+        item_barcode,
+        item_home_library,
+        reader_key,
+        reader_home_library,
+        coalesce(renewed_due_date, due_date) as due_date,
+        renewals::integer as renewals,
+        returned_at,
+        return_library_code,
+        (returned_date - event_date) as loan_days,
         case
-            when first_returns.returned_at is not null and coalesce(renewals.renewed_due_date, loans.due_date) is not null
-                then greatest(first_returns.returned_date - coalesce(renewals.renewed_due_date, loans.due_date), 0)
+            when returned_at is not null and coalesce(renewed_due_date, due_date) is not null
+                then greatest(returned_date - coalesce(renewed_due_date, due_date), 0)
         end as overdue_days,
-        coalesce(first_returns.return_library_code <> loans.library_code, false) as is_returned_elsewhere,
+        coalesce(return_library_code <> library_code, false) as is_returned_elsewhere,
         -- the latest load behind this row (loan, renewals or return): the incremental watermark
-        greatest(loans._loaded_at, first_returns.return_loaded_at, renewals.renewals_loaded_at) as _loaded_at
-    from loans
-    left join first_returns
-        on first_returns.item_barcode = loans.item_barcode
-        and first_returns.loan_seq = loans.loan_seq
-    left join renewals
-        on renewals.item_barcode = loans.item_barcode
-        and renewals.loan_seq = loans.loan_seq
+        greatest(_loaded_at, return_loaded_at, renewals_loaded_at) as _loaded_at
+    from per_loan_renewals
+    where event_type = 'loan'
 
 )
 
