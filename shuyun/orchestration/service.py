@@ -597,11 +597,11 @@ def backfill_runs(dag_id: str, backfill_id: int) -> list[dict]:
     return [r for r in runs if r.get("backfill_id") in (None, backfill_id)]
 
 
-def task_started(dag_id: str, run_id: str, task_id: str) -> str | None:
-    """When a task of a run started (ISO 8601), or None when it did not run."""
+def task_ended(dag_id: str, run_id: str, task_id: str) -> str | None:
+    """When a task of a run ended (ISO 8601), or None when it did not run."""
     run = urllib.parse.quote(run_id, safe="")
     try:
-        return api("GET", f"dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}").get("start_date")
+        return api("GET", f"dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}").get("end_date")
     except ApiError as err:
         if err.code == 404:
             return None
@@ -609,17 +609,25 @@ def task_started(dag_id: str, run_id: str, task_id: str) -> str | None:
 
 
 def wait_asset_run(dag_id: str, after: str, timeout: float = 1800, poll: float = 3) -> str:
-    """The first run of an asset-scheduled DAG queued at or after `after` (ISO 8601), waited for; its run_id."""
+    """The first asset-triggered run of `dag_id` that starts after `after` (ISO 8601), waited for; its run_id.
+
+    Airflow folds asset events that arrive while a run of the consumer is queued into that run, so the
+    run that reads the data is the first one *starting* after the event — not necessarily one created by it.
+    """
     deadline = time.monotonic() + timeout
+    after_ts = datetime.fromisoformat(after.replace("Z", "+00:00"))
     while True:
-        runs = api("GET", f"dags/{dag_id}/dagRuns", run_after_gte=after, order_by="run_after", limit=5)
-        runs = [r for r in runs.get("dag_runs", []) if r.get("run_type") == "asset_triggered"]
-        if runs:
-            run_id = runs[0]["dag_run_id"]
+        runs = api("GET", f"dags/{dag_id}/dagRuns", order_by="-run_after", limit=20).get("dag_runs", [])
+        fitting = [
+            r for r in runs if r.get("run_type") == "asset_triggered"
+            and (not r.get("start_date") or datetime.fromisoformat(r["start_date"].replace("Z", "+00:00")) >= after_ts)
+        ]
+        if fitting:
+            run_id = min(fitting, key=lambda r: r["run_after"])["dag_run_id"]
             wait(dag_id, run_id, timeout=max(deadline - time.monotonic(), 1), poll=poll)
             return run_id
         if time.monotonic() > deadline:
-            raise AirflowError(f"no asset-triggered run of {dag_id} appeared within {timeout:.0f}s")
+            raise AirflowError(f"no asset-triggered run of {dag_id} started after {after} within {timeout:.0f}s")
         time.sleep(poll)
 
 
@@ -640,8 +648,8 @@ def run_chain(start: date | str | None = None, end: date | str | None = None, so
         if not all(task.startswith(("ingest_county", "all_counties_loaded")) for task in failure.failed_tasks):
             raise
         result["county_failures"] = str(failure)
-    landed = task_started("shuyun_ingest", ingest_run, "raw_landed")
+    landed = task_ended("shuyun_ingest", ingest_run, "raw_landed")
     result["shuyun_transform"] = wait_asset_run("shuyun_transform", landed, timeout=timeout)
-    built = task_started("shuyun_transform", result["shuyun_transform"], "marts_built")
+    built = task_ended("shuyun_transform", result["shuyun_transform"], "marts_built")
     result["shuyun_publish"] = wait_asset_run("shuyun_publish", built, timeout=timeout)
     return result
