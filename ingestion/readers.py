@@ -210,16 +210,14 @@ def _check_block(data: bytes, first_line: int, width: int, rejects: list[Reject]
     ends = np.empty_like(starts)
     ends[:-1] = newlines
     ends[-1] = len(arr)
-    commas_cum = np.zeros(len(arr) + 1, dtype=np.int32)
-    np.cumsum(arr == 44, dtype=np.int32, out=commas_cum[1:])
-    commas = commas_cum[ends] - commas_cum[starts]
-    del commas_cum
-    good = commas == width - 1
+    bounds = np.append(starts, len(arr) + 1)  # line i lies in [bounds[i], bounds[i + 1])
+
+    def per_line(byte: int) -> np.ndarray:  # occurrences of `byte` in each line
+        return np.diff(np.searchsorted(np.flatnonzero(arr == byte), bounds))
+
+    good = per_line(44) == width - 1  # commas
     if 34 in arr:  # some line has a quote: those lines are checked one by one
-        quotes_cum = np.zeros(len(arr) + 1, dtype=np.int32)
-        np.cumsum(arr == 34, dtype=np.int32, out=quotes_cum[1:])
-        good &= (quotes_cum[ends] - quotes_cum[starts]) == 0
-        del quotes_cum
+        good &= per_line(34) == 0
     numbers = np.arange(first_line, first_line + len(starts), dtype=np.int64)
     if good.all():
         return _Piece(numbers, data, starts)
