@@ -35,10 +35,10 @@ def run_gate(
     return _run_gate(layer, batch_ids=batch_ids, county_codes=county_codes, build_docs=build_docs)
 
 
-def build_data_docs() -> Path:
+def build_data_docs(keep_days: int | None = None) -> Path:
     from quality.project import build_data_docs as _build
 
-    return _build()
+    return _build(keep_days)
 
 
 def __getattr__(name: str):

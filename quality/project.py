@@ -142,10 +142,28 @@ def validation_definition(ctx, layer: str, table: str, checks: list[Check]):
     )
 
 
-def build_data_docs() -> Path:
-    """Render GX Data Docs (every stored validation result) as static HTML; returns the site's index.html."""
+def build_data_docs(keep_days: int | None = None) -> Path:
+    """Render GX Data Docs as static HTML; returns the site's index.html.
+
+    Validation results older than `keep_days` (thresholds.yml `data_docs.keep_days`) are pruned from the GX
+    store first and the site is rebuilt from scratch, so the site stays the size of its window (the full history
+    of every result stays in quality.validation_results).
+    """
+    import shutil
+    import time
+
+    from quality.checks import load_thresholds
+
+    if keep_days is None:
+        keep_days = int(load_thresholds().number("data_docs", "keep_days"))
     ctx = context()
-    with gx_lock(exclusive=False):
+    with gx_lock(exclusive=True):
+        cutoff = time.time() - keep_days * 86400
+        store = quality_home() / "gx_state" / "validations"
+        for path in store.rglob("*.json") if store.exists() else []:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        shutil.rmtree(docs_dir(), ignore_errors=True)
         ctx.build_data_docs(site_names=[SITE])
     index = docs_dir() / "index.html"
     if not index.exists():

@@ -119,6 +119,11 @@ def test_data_docs_index_is_built(gates, quality_home):
     assert index == quality_home / "data_docs" / "index.html"
     html = index.read_text(encoding="utf-8")
     assert "raw__circulation_events" in html
+    pages = list((quality_home / "data_docs" / "validations").rglob("*.html"))
+    assert len(pages) >= len(gates.raw.passed + gates.raw.warned + gates.raw.blocked)
+    # when the window is zero days, then old results leave the site (they stay in quality.validation_results)
+    quality.build_data_docs(keep_days=0)
+    assert not list((quality_home / "data_docs" / "validations").rglob("*.html"))
 
 
 def test_unknown_delivery_is_a_plain_error_not_a_traceback(gates):
