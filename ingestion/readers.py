@@ -42,13 +42,16 @@ class Chunk:
     # CSV: the checked good lines as UTF-8, one per row, separated by "\n" (a trailing "\r" may remain);
     # handed to polars as they are, never split into Python strings on the hot path
     data: bytes | None = None
+    starts: np.ndarray | None = None  # CSV: offset of each row in `data` (a quoted field may hold "\n")
 
     @property
     def texts(self) -> pl.Series:
-        """The good lines as text (for dialects that hash the line, and for tests); split on demand."""
+        """The good lines as text (for dialects that hash the line, and for tests); cut out on demand."""
         if not self.data:
             return pl.Series([], dtype=pl.String)
-        return pl.Series(self.data.decode("utf-8").split("\n"), dtype=pl.String).str.strip_suffix("\r")
+        bounds = [*self.starts.tolist(), len(self.data) + 1]
+        texts = [self.data[a:b - 1].decode("utf-8") for a, b in zip(bounds, bounds[1:], strict=False)]
+        return pl.Series(texts, dtype=pl.String).str.strip_suffix("\r")
 
 
 class FileRejected(Exception):
@@ -199,9 +202,18 @@ def _line_check(text: str, width: int) -> tuple[bool, str | None]:
     return False, f"expected {width} fields, found {'broken quoting' if count < 0 else f'{count} fields'}"
 
 
-def _check_block(data: bytes, first_line: int, width: int, rejects: list[Reject], ended: bool) -> _Piece:
-    """The good lines of a decoded block (UTF-8 `data`, lines separated by "\n"), found with numpy: a
-    line without quotes and with width-1 commas is good; only the others go through Python."""
+MAX_RECORD_LINES = 100  # a quoted field may hold line breaks; a record never spans more physical lines
+
+
+def _check_block(data: bytes, first_line: int, width: int, rejects: list[Reject], ended: bool,
+                 may_carry: bool = False) -> tuple[_Piece, int | None]:
+    """The good records of a decoded block (UTF-8 `data`, lines separated by "\n"), found with numpy: a
+    line without quotes and with width-1 commas is good; only the others go through Python.
+
+    A line with an odd number of quotes opens a quoted field that may go on over the next lines: it is
+    joined with them up to the line that closes it, and kept as one record if that parses into exactly
+    `width` fields (else the lines are judged one by one). With `may_carry`, a record still open at the
+    end of the block is not judged: (piece, index of its first line) tells the caller to carry it over."""
     arr = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(arr == 10)
     starts = np.empty(len(newlines) + 1, dtype=np.int64)
@@ -216,13 +228,37 @@ def _check_block(data: bytes, first_line: int, width: int, rejects: list[Reject]
         return np.diff(np.searchsorted(np.flatnonzero(arr == byte), bounds))
 
     good = per_line(44) == width - 1  # commas
-    if 34 in arr:  # some line has a quote: those lines are checked one by one
-        good &= per_line(34) == 0
     numbers = np.arange(first_line, first_line + len(starts), dtype=np.int64)
+    consumed = np.zeros(len(starts), dtype=bool)  # continuation lines of a multi-line record
+    rec_end = ends  # where each record ends (a multi-line record: at the end of its last line)
+    carry = None
+    if 34 in arr:  # some line has a quote: those lines are checked one by one
+        quotes = per_line(34)
+        good &= quotes == 0
+        odd = np.flatnonzero(quotes % 2 == 1).tolist()
+        rec_end = ends.copy()
+        for k, i in enumerate(odd):
+            if consumed[i] or carry is not None:
+                continue
+            j = odd[k + 1] if k + 1 < len(odd) else None
+            if j is None and may_carry and len(starts) - i <= MAX_RECORD_LINES:
+                carry = i  # the closing line may be in the next block
+                continue
+            if j is None or j - i >= MAX_RECORD_LINES:
+                continue
+            text = data[starts[i]:ends[j]].decode("utf-8")
+            fields = _split(text[:-1] if text.endswith("\r") else text)
+            if fields is not None and len(fields) == width:
+                good[i] = True
+                consumed[i + 1:j + 1] = True
+                rec_end[i] = ends[j]
+    if carry is not None:
+        good[carry:] = False
+        consumed[carry:] = True
     if good.all():
-        return _Piece(numbers, data, starts)
+        return _Piece(numbers, data, starts), None
     last = len(starts) - 1
-    for i in np.flatnonzero(~good).tolist():
+    for i in np.flatnonzero(~good & ~consumed).tolist():
         text = data[starts[i]:ends[i]].decode("utf-8")
         if text.endswith("\r"):
             text = text[:-1]
@@ -232,19 +268,19 @@ def _check_block(data: bytes, first_line: int, width: int, rejects: list[Reject]
         elif reason:
             cut = "; last line is cut off (no line end)" if (i == last and not ended) else ""
             rejects.append(Reject(int(numbers[i]), "malformed_row", reason + cut, {"line": text}))
-    kept = np.flatnonzero(good)
+    kept = np.flatnonzero(good & ~consumed)
     if not len(kept):
-        return _Piece(numbers[:0], b"", starts[:0])
-    # runs of neighbouring good lines are contiguous in `data`: join those slices with "\n"
-    breaks = np.flatnonzero(np.diff(kept) != 1)
+        return _Piece(numbers[:0], b"", starts[:0]), carry
+    # runs of records that follow each other in `data` (nothing dropped between): join those slices
+    breaks = np.flatnonzero(starts[kept[1:]] != rec_end[kept[:-1]] + 1)
     run_first = np.concatenate(([kept[0]], kept[breaks + 1]))
     run_last = np.concatenate((kept[breaks], [kept[-1]]))
-    kept_data = b"\n".join(data[s:e] for s, e in zip(starts[run_first].tolist(), ends[run_last].tolist(),
-                                                      strict=True))
-    sizes = ends[kept] - starts[kept] + 1
+    kept_data = b"\n".join(data[s:e] for s, e in zip(starts[run_first].tolist(), rec_end[run_last].tolist(),
+                                                       strict=True))
+    sizes = rec_end[kept] - starts[kept] + 1
     kept_starts = np.zeros(len(kept), dtype=np.int64)
     np.cumsum(sizes[:-1], out=kept_starts[1:])
-    return _Piece(numbers[kept], kept_data, kept_starts)
+    return _Piece(numbers[kept], kept_data, kept_starts), carry
 
 
 def _checked_batches(fh, encoding: str, columns: list[str], batch_rows: int) -> Iterator[Chunk]:
@@ -257,6 +293,7 @@ def _checked_batches(fh, encoding: str, columns: list[str], batch_rows: int) -> 
     n = 0  # data lines seen so far
     truncated = None
     utf8 = encoding.lower().replace("-", "_") in ("utf_8", "utf8")
+    carry = b""  # UTF-8 lines of a record whose quoted field goes on in the next block
 
     def flush(final: bool) -> Iterator[Chunk]:
         nonlocal pieces, rejects, pending
@@ -282,7 +319,8 @@ def _checked_batches(fh, encoding: str, columns: list[str], batch_rows: int) -> 
             part_lines = pl.Series(whole.lines[start:stop], dtype=pl.Int64)
             cut = truncated if stop > start and whole.lines[stop - 1] == truncated else None
             yield Chunk(columns, lines=part_lines, rejects=rejects, truncated_line=cut,
-                        data=whole.data[lo:hi] if stop > start else None)
+                        data=whole.data[lo:hi] if stop > start else None,
+                        starts=whole.starts[start:stop] - lo)
             rejects = []
         if emitted < total:
             lo = int(whole.starts[emitted])
@@ -295,21 +333,42 @@ def _checked_batches(fh, encoding: str, columns: list[str], batch_rows: int) -> 
         try:
             text = body.decode(encoding)
         except UnicodeDecodeError:  # a block with an undecodable line: line by line
+            if carry:  # judge the carried lines on their own first
+                piece, _ = _check_block(carry, n + 1, width, rejects, True)
+                pieces.append(piece)
+                n += carry.count(b"\n") + 1
+                carry = b""
             piece, n = _undecodable_block(body, encoding, n, width, rejects, ended)
             if not ended and len(piece.lines) and piece.lines[-1] == n:
                 truncated = n
         else:
             data = body if utf8 else text.encode("utf-8")
             del text
-            piece = _check_block(data, n + 1, width, rejects, ended)
-            n += data.count(b"\n") + 1
+            if carry:
+                data = carry + b"\n" + data
+            piece, carry_from = _check_block(data, n + 1, width, rejects, ended, may_carry=ended)
+            if carry_from is None:
+                carry = b""
+                n += data.count(b"\n") + 1
+            else:  # a quoted field still open at the end of the block: judged with the next block
+                carry = data[_line_start(data, carry_from):]
+                n += carry_from
             if not ended and len(piece.lines) and piece.lines[-1] == n:
                 truncated = n
         pieces.append(piece)
         pending += len(piece.lines)
         if pending >= batch_rows:
             yield from flush(final=False)
+    if carry:  # the file ended inside a quoted field: the lines are judged one by one
+        piece, _ = _check_block(carry, n + 1, width, rejects, True)
+        pieces.append(piece)
     yield from flush(final=True)
+
+
+def _line_start(data: bytes, index: int) -> int:
+    """Byte offset of line `index` (0-based) in `data`."""
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    return int(newlines[index - 1]) + 1 if index else 0
 
 
 def _undecodable_block(body: bytes, encoding: str, n: int, width: int, rejects: list[Reject],
