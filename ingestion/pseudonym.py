@@ -16,6 +16,7 @@ import re
 import polars as pl
 
 KEY_LENGTH = 32
+CACHE_ROWS = 1_000_000  # pseudonyms remembered per file (~100 MB at most)
 # a card number stands alone (between commas, quotes, spaces, Chinese text), never inside a hex digest
 _CARD_LIKE = re.compile(r"(?<![0-9A-Za-z])([0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])")
 
@@ -30,6 +31,7 @@ class Pseudonymiser:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
         self._key = key
+        self._known = pl.DataFrame(schema={"barcode": pl.String, "key": pl.String})  # barcode → pseudonym
 
     def __call__(self, barcode: str) -> str:
         inner = self._inner.copy()
@@ -45,9 +47,13 @@ class Pseudonymiser:
     def series(self, barcodes: pl.Series) -> pl.Series:
         """Pseudonyms for a column of barcodes (null/blank stay null), hashing each distinct value once."""
         uniq = barcodes.drop_nulls().unique()
-        uniq = uniq.filter(uniq != "")
-        keys = pl.DataFrame({"barcode": uniq, "key": self.digests(uniq)})
-        return _lookup(barcodes, keys, "key")
+        wanted = pl.DataFrame({"barcode": uniq.filter(uniq != "")})
+        known = self._known.join(wanted, on="barcode", how="semi")
+        missing = wanted.join(known, on="barcode", how="anti")["barcode"]
+        new = pl.DataFrame({"barcode": missing, "key": self.digests(missing)})
+        # readers come back batch after batch: remember their pseudonyms for the rest of the file (bounded)
+        self._known = new if self._known.height + new.height > CACHE_ROWS else pl.concat([self._known, new])
+        return _lookup(barcodes, pl.concat([known, new]), "key")
 
     def digests(self, values: pl.Series) -> pl.Series:
         """`self(v)` for every value of a string column: the only per-value Python is the tight loop of

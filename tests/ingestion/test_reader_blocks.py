@@ -116,3 +116,21 @@ def test_vectorised_pseudonyms_equal_the_reference_hmac():
     p = Pseudonymiser(b"k")
     values = pl.Series(["532622000000001", "532622003999999", "卡1"])
     assert p.digests(values).to_list() == [p.reference(v) for v in values.to_list()]
+
+
+def test_pseudonyms_of_readers_seen_in_an_earlier_batch_are_not_hashed_again(monkeypatch):
+    # given a pseudonymiser that has seen two cards in a first batch
+    p = Pseudonymiser(b"k")
+    first = pl.Series(["532622000000001", "532622000000002", None])
+    assert p.series(first).to_list() == [p.reference("532622000000001"), p.reference("532622000000002"), None]
+
+    # when a second batch names one of them again and a new one
+    hashed = []
+    digests = p.digests
+    monkeypatch.setattr(p, "digests", lambda values: hashed.extend(values.to_list()) or digests(values))
+    second = pl.Series(["532622000000002", "", "532622000000003", "532622000000002"])
+
+    # then only the new card is hashed, and every pseudonym is the keyed HMAC, in the batch's order
+    assert p.series(second).to_list() == [p.reference("532622000000002"), None, p.reference("532622000000003"),
+                                          p.reference("532622000000002")]
+    assert hashed == ["532622000000003"]
