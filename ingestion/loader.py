@@ -48,7 +48,7 @@ from shuyun import settings, warehouse
 log = logging.getLogger(__name__)
 TZ = ZoneInfo("Asia/Shanghai")
 REGISTRY_SOURCE = "registry"
-QUARANTINE_COLUMNS = ("_batch_id", "_source", "feed", "_file", "_line", "rule", "reason", "record", "_loaded_at")
+QUARANTINE_COLUMNS = ("_batch_id", "_source", "feed", "_file", "_line", "rule", "reason", "record")  # + _loaded_at
 
 
 @dataclass
@@ -328,8 +328,8 @@ def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, 
             marc_profile=marc_profiles()[d.src.marc_flavour] if d.feed == "holdings" else None,
             marc_items=d.src.marc_items if d.feed == "holdings" else None,
         )
-        meta = {"_batch_id": result.batch_id, "_source": d.source, "_file": d.path.name,
-                "_loaded_at": loaded_at.isoformat()}
+        # _loaded_at is not sent: it defaults to now() (raw.sql), the start of this transaction = loaded_at
+        meta = {"_batch_id": result.batch_id, "_source": d.source, "_file": d.path.name}
         by_rule: Counter[str] = Counter()
         file_level = None
         for prepared in prefetch(_prepare(d, ctx, meta)):
@@ -391,7 +391,7 @@ def _prepare_chunk(chunk: readers.Chunk, ctx: F.Context, meta: dict, file_level:
         split = F.TRANSFORMS[ctx.feed](frame, ctx, chunk)
         good = split.good.with_columns(
             pl.lit(meta["_batch_id"]).alias("_batch_id"), pl.lit(meta["_source"]).alias("_source"),
-            pl.lit(meta["_file"]).alias("_file"), pl.lit(meta["_loaded_at"]).alias("_loaded_at"),
+            pl.lit(meta["_file"]).alias("_file"),
         )
         if good.height:
             good_csv, good_columns, good_rows = good.write_csv(include_header=False), good.columns, good.height
@@ -402,7 +402,6 @@ def _prepare_chunk(chunk: readers.Chunk, ctx: F.Context, meta: dict, file_level:
         bad = bad.with_columns(
             pl.lit(meta["_batch_id"]).alias("_batch_id"), pl.lit(meta["_source"]).alias("_source"),
             pl.lit(ctx.feed).alias("feed"), pl.lit(meta["_file"]).alias("_file"),
-            pl.lit(meta["_loaded_at"]).alias("_loaded_at"),
         ).select(QUARANTINE_COLUMNS)
         bad_csv = bad.write_csv(include_header=False)
     return _Prepared(good_csv, good_columns, good_rows, bad_csv, bad["rule"].to_list(),

@@ -174,3 +174,21 @@ create table if not exists raw.rotations (
     _batch_id text not null, _source text not null, _file text not null, _line bigint not null,
     _loaded_at timestamptz not null
 );
+
+-- The loader does not send _loaded_at: the column defaults to now(), the start of the batch's
+-- transaction — the very instant the loader records as the batch's start — so every row of a batch
+-- carries the same value without the server parsing one timestamp per row. (Altered only where the
+-- default is missing: ALTER takes a strong lock, and bootstrap runs on every `warehouse up`.)
+do $$
+declare
+    missing record;
+begin
+    for missing in
+        select table_schema, table_name from information_schema.columns
+        where table_schema = 'raw' and column_name = '_loaded_at' and column_default is null
+    loop
+        execute format('alter table %I.%I alter column _loaded_at set default now()',
+                       missing.table_schema, missing.table_name);
+    end loop;
+end
+$$;

@@ -254,3 +254,20 @@ def test_cli_batch_failing_for_a_missing_registry_prints_no_traceback(province, 
         assert "run `shuyun ingest registry` first" in result.output
     finally:
         wh.drop_database(name)
+
+
+def test_every_row_of_a_batch_carries_the_batch_start_as_loaded_at(province, pg):
+    # given a delivery with a quarantined row (the loader leaves _loaded_at to the column default)
+    path = _circ_file(province, "c532622", "20260125", "LA", n=4, bad_reader=True)
+
+    # when it is loaded
+    result = ingest_file(path, "circulation", "c532622")
+
+    # then raw and quarantine rows all carry the ledger's started_at, one instant per batch
+    assert result.status == "loaded" and result.rows_quarantined == 1
+    started = pg.execute("select started_at from raw.ingest_batches where batch_id = %s",
+                         (result.batch_id,)).fetchone()[0]
+    for table in ("raw.circulation_events", "quarantine.rejected_rows"):
+        stamps = pg.execute(f"select distinct _loaded_at from {table} where _batch_id = %s",
+                            (result.batch_id,)).fetchall()
+        assert stamps == [(started,)], table
