@@ -84,7 +84,8 @@ balances as (
     from grid
     left join monthly_changes
         on monthly_changes.library_code = grid.library_code
-        and monthly_changes.clc_top_class is not distinct from grid.clc_top_class
+        -- coalesce, not `is not distinct from`: equality lets PostgreSQL hash-join
+        and coalesce(monthly_changes.clc_top_class, '-') = coalesce(grid.clc_top_class, '-')
         and monthly_changes.audience = grid.audience
         and monthly_changes.month_start = grid.month_start
 
