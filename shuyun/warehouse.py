@@ -38,6 +38,7 @@ ROLES = ("loader", "transformer", "reader")
 SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts", "quality")
 RAW_DDL = settings.PROJECT_ROOT / "ingestion" / "sql" / "raw.sql"
 GRANTS_SQL = settings.PROJECT_ROOT / "infra" / "warehouse" / "grants.sql"
+QUALITY_DDL = settings.PROJECT_ROOT / "quality" / "sql" / "quality.sql"
 
 
 class WarehouseError(RuntimeError):
@@ -275,6 +276,11 @@ def _bootstrap(owner: Address) -> None:
                 conn.execute(sql.SQL("create role {} with login password {}").format(sql.Identifier(name), sql.Literal(password)))
         conn.execute(RAW_DDL.read_text())
         conn.execute(sql.SQL(GRANTS_SQL.read_text()).format(database=sql.Identifier(owner.dbname)))
+        # The gate results tables belong to the transformer (GX writes them, dbt staging reads the holds);
+        # created here too so staging can filter on them before the first gate has run.
+        conn.execute("set role shuyun_transformer")
+        conn.execute(QUALITY_DDL.read_text())
+        conn.execute("reset role")
 
 
 def create_database(name: str) -> Address:

@@ -1,4 +1,4 @@
-"""`shuyun demo …`: generate the demo province (and, later, run the whole chain on it)."""
+"""`shuyun demo …`: generate the demo province; run the whole chain on it."""
 
 from __future__ import annotations
 
@@ -65,3 +65,19 @@ def generate(size, prefectures, counties, start, days, seed, loans_scale, holdin
     click.echo(f"demo province written to {out} in {time.perf_counter() - t0:.1f} s: "
                f"{len(manifest['files'])} files, {circ['rows_read']:,} circulation rows, "
                f"{len(manifest['faults'])} faults")
+
+
+@demo.command()
+@click.option("--size", type=click.Choice(["test", "demo", "province"]), default="demo", show_default=True,
+              help="Which demo province (see `demo generate --help`).")
+@click.option("--direct", is_flag=True,
+              help="Run the stages in this process instead of through Airflow and Superset (for debugging).")
+def run(size: str, direct: bool) -> None:
+    """The whole chain on the demo province: warehouse, generate, Airflow (ingest → GX → dbt → GX → publish),
+    Superset; then print where to look. Idempotent: run it again and nothing is loaded twice."""
+    from shuyun.chain import ChainError, run_demo
+
+    try:
+        run_demo(size=size, direct=direct)
+    except ChainError as err:
+        raise click.ClickException(str(err)) from None

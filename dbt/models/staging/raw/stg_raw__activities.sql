@@ -4,6 +4,7 @@ with
 source as (
 
     select * from {{ source('raw', 'activities') }}
+    where {{ not_blocked() }}
 
 ),
 

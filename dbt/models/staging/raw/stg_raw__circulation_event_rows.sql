@@ -6,6 +6,7 @@ with
 source as (
 
     select * from {{ source('raw', 'circulation_events') }}
+    where {{ not_blocked() }}
 
 ),
 

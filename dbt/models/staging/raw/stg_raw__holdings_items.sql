@@ -6,6 +6,7 @@ with
 source as (
 
     select * from {{ source('raw', 'holdings_items') }}
+    where {{ not_blocked() }}
 
 ),
 

@@ -5,6 +5,7 @@ with
 source as (
 
     select * from {{ source('raw', 'monthly_reports') }}
+    where {{ not_blocked() }}
 
 ),
 

@@ -4,6 +4,7 @@ with
 source as (
 
     select * from {{ source('raw', 'rotations') }}
+    where {{ not_blocked() }}
 
 ),
 

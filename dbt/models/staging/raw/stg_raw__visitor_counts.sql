@@ -4,6 +4,7 @@ with
 source as (
 
     select * from {{ source('raw', 'visitor_counts') }}
+    where {{ not_blocked() }}
 
 ),
 
