@@ -363,10 +363,10 @@ def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, 
 class _Prepared:
     """One chunk, ready to COPY: CSV text of the good rows and of the quarantined rows."""
 
-    good_csv: str | None
+    good_csv: bytes | None
     good_columns: list[str]
     good_rows: int
-    bad_csv: str | None
+    bad_csv: bytes | None
     rules: list[str]
     read: int
     file_level: str | None
@@ -394,7 +394,7 @@ def _prepare_chunk(chunk: readers.Chunk, ctx: F.Context, meta: dict, file_level:
             pl.lit(meta["_file"]).alias("_file"),
         )
         if good.height:
-            good_csv, good_columns, good_rows = good.write_csv(include_header=False), good.columns, good.height
+            good_csv, good_columns, good_rows = _csv_bytes(good), good.columns, good.height
         bad_frames.append(split.bad)
     bad = pl.concat(bad_frames) if bad_frames else pl.DataFrame(schema=F.BAD_SCHEMA)
     bad_csv = None
@@ -403,7 +403,7 @@ def _prepare_chunk(chunk: readers.Chunk, ctx: F.Context, meta: dict, file_level:
             pl.lit(meta["_batch_id"]).alias("_batch_id"), pl.lit(meta["_source"]).alias("_source"),
             pl.lit(ctx.feed).alias("feed"), pl.lit(meta["_file"]).alias("_file"),
         ).select(QUARANTINE_COLUMNS)
-        bad_csv = bad.write_csv(include_header=False)
+        bad_csv = _csv_bytes(bad)
     return _Prepared(good_csv, good_columns, good_rows, bad_csv, bad["rule"].to_list(),
                      len(chunk.lines) + len(chunk.rejects), file_level)
 
@@ -419,7 +419,14 @@ def _write(conn, p: _Prepared, table: str, result: BatchResult, by_rule: Counter
     result.rows_read += p.read
 
 
-def _copy_text(conn, table: str, columns: list[str], text: str) -> None:
+def _csv_bytes(frame: pl.DataFrame) -> bytes:
+    """The frame as CSV bytes for COPY (UTF-8 straight from polars: no str to encode again)."""
+    out = io.BytesIO()
+    frame.write_csv(out, include_header=False)
+    return out.getvalue()
+
+
+def _copy_text(conn, table: str, columns: list[str], text: bytes | str) -> None:
     with conn.cursor() as cur, cur.copy(f"copy {table} ({', '.join(columns)}) from stdin (format csv)") as copy:
         copy.write(text)
 
