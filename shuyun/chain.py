@@ -92,7 +92,8 @@ def run_demo(size: str = "demo", direct: bool = False) -> None:
     runs = timer.run("airflow: ingest → quality → dbt → quality → publish", airflow.run_chain, everything=True)
     print_where_to_look(timer)
     click.echo(f"  Airflow       {info.url}   login {info.user} / {info.password}")
-    click.echo("                runs: " + ", ".join(f"{dag} {run}" for dag, run in runs.items() if dag.startswith("shuyun_")))
+    dag_runs = ", ".join(f"{dag} {run}" for dag, run in runs.items() if dag.startswith("shuyun_"))
+    click.echo(f"                runs: {dag_runs}")
     if runs.get("county_failures"):
         click.echo(f"                counties that did not load: {runs['county_failures']}")
     print_superset_logins(superset)

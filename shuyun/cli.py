@@ -14,7 +14,7 @@ import click
 VERBS = {
     "warehouse": ("shuyun.warehouse_cli:warehouse", "Start/stop the PostgreSQL warehouse; print its address."),
     "demo": ("shuyun.demo.cli:demo", "Generate the demo province; run the whole chain on it."),
-    "ingest": ("ingestion.cli:ingest", "Load county deliveries (files, SQL, HTTP) into raw, with ledger and quarantine."),
+    "ingest": ("ingestion.cli:ingest", "Load county deliveries (files, SQL, HTTP) into raw; ledger, quarantine."),
     "dbt": ("shuyun.transform:dbt_cli", "Run dbt (build, test, docs) against the warehouse."),
     "quality": ("quality.cli:quality", "Run the Great Expectations gates; build Data Docs."),
     "airflow": ("shuyun.orchestration:airflow_cli", "Start/stop Airflow; trigger runs and backfills."),

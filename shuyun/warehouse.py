@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import quote, urlsplit, parse_qs, unquote
-
-import warnings
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -270,10 +269,9 @@ def _bootstrap(owner: Address) -> None:
     with psycopg.connect(owner.conninfo(), autocommit=True) as conn:
         for role in ROLES:
             name, password = role_name(role), role_password(role)
-            if conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone():
-                conn.execute(sql.SQL("alter role {} with login password {}").format(sql.Identifier(name), sql.Literal(password)))
-            else:
-                conn.execute(sql.SQL("create role {} with login password {}").format(sql.Identifier(name), sql.Literal(password)))
+            exists = conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone()
+            statement = "alter role {} with login password {}" if exists else "create role {} with login password {}"
+            conn.execute(sql.SQL(statement).format(sql.Identifier(name), sql.Literal(password)))
         conn.execute(RAW_DDL.read_text())
         conn.execute(sql.SQL(GRANTS_SQL.read_text()).format(database=sql.Identifier(owner.dbname)))
         # The gate results tables belong to the transformer (GX writes them, dbt staging reads the holds);

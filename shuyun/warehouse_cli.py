@@ -62,7 +62,8 @@ def status() -> None:
 
 @warehouse.command()
 @click.option("--role", type=click.Choice(["owner", *wh.ROLES]), default="owner", show_default=True)
-@click.option("--driver", default="postgresql", show_default=True, help="URL scheme, e.g. postgresql+psycopg for SQLAlchemy.")
+@click.option("--driver", default="postgresql", show_default=True,
+              help="URL scheme, e.g. postgresql+psycopg for SQLAlchemy.")
 @click.option("--db", "dbname", default=None, help="Another database on the same server (airflow, superset).")
 @_plain_errors
 def url(role: str, driver: str, dbname: str | None) -> None:
