@@ -60,7 +60,8 @@ def test_the_gate_blocks_the_broken_delivery(held_province):
 
 def test_the_held_delivery_is_not_in_the_marts(held_province):
     owner, _, _, batch_id, county, _ = held_province
-    assert _query(owner, "select count(*) from marts.fct_circulation_events where _batch_id = %s", (batch_id,)) == [(0,)]
+    held = _query(owner, "select count(*) from marts.fct_circulation_events where _batch_id = %s", (batch_id,))
+    assert held == [(0,)]
     # the county's other deliveries still flow
     assert _query(owner, "select count(*) > 0 from marts.fct_circulation_events where county_code = %s",
                   (county,)) == [(True,)]
