@@ -19,7 +19,7 @@ def _table(demo_out, manifest, name):
 
 
 def test_given_the_test_demo_when_ingested_then_ledger_quarantine_and_raw_match_the_manifest(
-        demo_out, manifest, warehouse_env, pg):
+        demo_out, manifest, empty_raw, pg):
     ingest_cli = pytest.importorskip("ingestion.cli").ingest
 
     result = CliRunner().invoke(ingest_cli, ["--sources", str(demo_out / "sources.yml"), "all"])
