@@ -134,7 +134,17 @@ def _wait_for(what: str, check, timeout: float, procs: Processes, poll: float = 
 
 
 @pytest.fixture
-def metadata_db(warehouse_env):
+def redis_server() -> str:
+    """The redis-server binary; the test skips (installing nothing) without it, before any database is made."""
+    binary = shutil.which("redis-server")
+    if not binary:
+        pytest.skip("redis-server is not on PATH (Debian package redis-server); nothing is installed by the test")
+    pytest.importorskip("airflow.providers.celery", reason="apache-airflow-providers-celery is not installed")
+    return binary
+
+
+@pytest.fixture
+def metadata_db(redis_server, warehouse_env):
     name = f"airflow_celery_{os.getpid()}"
     with wh.connect(dbname="postgres", autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
@@ -144,12 +154,9 @@ def metadata_db(warehouse_env):
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
-def test_a_mapped_dag_runs_on_two_celery_workers(tmp_path, metadata_db):
+def test_a_mapped_dag_runs_on_two_celery_workers(tmp_path, redis_server, metadata_db):
     # given a Redis of our own, a fresh metadata database and the Celery settings of infra/airflow/celery.env
-    redis = shutil.which("redis-server")
-    if not redis:
-        pytest.skip("redis-server is not on PATH (Debian package redis-server); nothing is installed by the test")
-    pytest.importorskip("airflow.providers.celery", reason="apache-airflow-providers-celery is not installed")
+    redis = redis_server
     began = time.monotonic()
     home, dags, out = tmp_path / "airflow", tmp_path / "dags", tmp_path / "out"
     for folder in (home, dags, out):
