@@ -10,6 +10,7 @@ import os
 
 import psycopg
 import pytest
+from warehouse_state import empty_raw_tables
 
 from shuyun import warehouse as wh
 
@@ -45,17 +46,10 @@ def pg(warehouse_db) -> psycopg.Connection:
         yield conn
 
 
-RAW_AND_QUARANTINE = (
-    "raw.libraries", "raw.barcode_ranges", "raw.ingest_batches", "raw.circulation_events", "raw.visitor_counts",
-    "raw.holdings_items", "raw.monthly_reports", "raw.activities", "raw.rotations", "quarantine.rejected_rows",
-    "quality.blocked_batches",
-)
-
 
 @pytest.fixture
 def empty_raw(warehouse_env):
     """The session database with raw, quarantine and the quality holds emptied: for tests whose oracle is
     'exactly these deliveries and nothing else' (the whole suite shares one database per session)."""
-    with psycopg.connect(warehouse_env.conninfo(), autocommit=True) as conn:
-        conn.execute("truncate " + ", ".join(RAW_AND_QUARANTINE))
+    empty_raw_tables(warehouse_env.conninfo())
     return warehouse_env
