@@ -157,7 +157,8 @@ def quality_gate(layer: str, batch_ids: list[str] | None = None) -> dict:
             return {"layer": layer, "ok": True, "validated": 0}
         result = quality.run_gate("raw", batch_ids=batch_ids)
     else:
-        result = quality.run_gate(layer)
+        # The marts gate is the last of a chain run: rebuild the Data Docs there, so stewards see this run.
+        result = quality.run_gate(layer, build_docs=(layer == "marts"))
     digest = result.to_dict()
     summary = result.summary() if hasattr(result, "summary") else digest
     (log.warning if digest.get("blocked") else log.info)("quality gate %s: %s", layer, summary)
