@@ -11,6 +11,7 @@ both workers took tasks. Every process is stopped and the database dropped, also
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import signal
@@ -139,7 +140,12 @@ def redis_server() -> str:
     binary = shutil.which("redis-server")
     if not binary:
         pytest.skip("redis-server is not on PATH (Debian package redis-server); nothing is installed by the test")
-    pytest.importorskip("airflow.providers.celery", reason="apache-airflow-providers-celery is not installed")
+    # Asked of the package metadata, not by importing: importing Airflow in this process would configure it
+    # before tests/dags/conftest.py does (the dag.test() tests need their own AIRFLOW_HOME).
+    try:
+        importlib.metadata.version("apache-airflow-providers-celery")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("apache-airflow-providers-celery is not installed")
     return binary
 
 
