@@ -16,6 +16,7 @@ the metadata databases are created beside it unless SHUYUN_AIRFLOW_DB_URL / SHUY
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import warnings
@@ -30,6 +31,8 @@ from shuyun import settings
 
 # pgserver asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR it warns and uses /tmp, which is fine.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", module="platformdirs")
+# pgserver logs its exit bookkeeping at INFO from an atexit hook, after test runners have closed their streams.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 WAREHOUSE_DB = "shuyun"
 METADATA_DBS = ("airflow", "superset")
