@@ -41,29 +41,18 @@ walk as (
 
 ),
 
-nearest_county as (
+nearest_ancestors as (
 
-    select distinct on (walk.library_version_key)
+    -- the closest county and the closest prefecture above each version: one row per (version, level)
+    select distinct on (walk.library_version_key, walk.ancestor_level)
         walk.library_version_key,
+        walk.ancestor_level,
         ancestor.division_code,
         ancestor.name_zh
     from walk
     inner join versions as ancestor on ancestor.library_version_key = walk.ancestor_version_key
-    where walk.ancestor_level = 'county'
-    order by walk.library_version_key, walk.depth
-
-),
-
-nearest_prefecture as (
-
-    select distinct on (walk.library_version_key)
-        walk.library_version_key,
-        ancestor.division_code,
-        ancestor.name_zh
-    from walk
-    inner join versions as ancestor on ancestor.library_version_key = walk.ancestor_version_key
-    where walk.ancestor_level = 'prefecture'
-    order by walk.library_version_key, walk.depth
+    where walk.ancestor_level in ('county', 'prefecture')
+    order by walk.library_version_key, walk.ancestor_level, walk.depth
 
 ),
 
@@ -79,8 +68,12 @@ placed as (
         ) as prefecture_code,
         nullif(regexp_replace(nearest_prefecture.name_zh, '(图书馆)$', ''), '') as prefecture_name_zh
     from versions
-    left join nearest_county on nearest_county.library_version_key = versions.library_version_key
-    left join nearest_prefecture on nearest_prefecture.library_version_key = versions.library_version_key
+    left join nearest_ancestors as nearest_county
+        on nearest_county.library_version_key = versions.library_version_key
+        and nearest_county.ancestor_level = 'county'
+    left join nearest_ancestors as nearest_prefecture
+        on nearest_prefecture.library_version_key = versions.library_version_key
+        and nearest_prefecture.ancestor_level = 'prefecture'
 
 )
 
