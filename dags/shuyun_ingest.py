@@ -24,7 +24,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, TriggerRule, da
 
 from shuyun.orchestration import steps
 
-RAW = Asset("shuyun://warehouse/raw")
+RAW = Asset(steps.RAW_ASSET_URI)
 _KNOWN = steps.source_names_for_docs()
 
 default_args = {

@@ -14,7 +14,7 @@ from airflow.sdk import Asset, dag, task
 
 from shuyun.orchestration import steps
 
-MARTS = Asset("shuyun://warehouse/marts")
+MARTS = Asset(steps.MARTS_ASSET_URI)
 
 default_args = {
     "owner": "shuyun-data",

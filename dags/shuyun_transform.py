@@ -22,8 +22,8 @@ from airflow.sdk import Asset, dag, task
 
 from shuyun.orchestration import steps
 
-RAW = Asset("shuyun://warehouse/raw")
-MARTS = Asset("shuyun://warehouse/marts")
+RAW = Asset(steps.RAW_ASSET_URI)
+MARTS = Asset(steps.MARTS_ASSET_URI)
 
 default_args = {
     "owner": "shuyun-data",

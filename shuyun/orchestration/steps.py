@@ -16,6 +16,11 @@ import yaml
 
 from shuyun import settings
 
+# The Assets the DAGs hand over through (ingest → transform → publish), named once. Plain strings here:
+# this module must stay importable without Airflow.
+RAW_ASSET_URI = "shuyun://warehouse/raw"
+MARTS_ASSET_URI = "shuyun://warehouse/marts"
+
 log = logging.getLogger(__name__)
 
 # Every mart group (a folder under dbt/models/marts) becomes its own transform task.
