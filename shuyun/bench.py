@@ -2,15 +2,25 @@
 
     shuyun bench ingest --rows 2000000      # ingestion: full path vs plain COPY vs pandas to_sql
 
-Subcommands for `dbt` and `dashboards` are added to the `bench` group by their stages.
+    shuyun bench dbt --events 20000000     # dbt: full build vs one-day incremental at history x1 and x10
+    shuyun bench dashboards                # Superset chart-data latency per dashboard, cache off
+
+The dbt and dashboards benchmarks live with their stages and are imported only when called.
 """
 
 from __future__ import annotations
 
 import click
 
+from shuyun.cli import LazyGroup
 
-@click.group()
+STAGE_BENCHES = {
+    "dbt": ("shuyun.transform_bench:bench_dbt", "dbt: full build vs one-day incremental at history x1 and x10."),
+    "dashboards": ("dashboards.bench:bench_dashboards", "Superset chart-data latency per dashboard, cache off."),
+}
+
+
+@click.group(cls=LazyGroup, verbs=STAGE_BENCHES)
 def bench() -> None:
     """Benchmarks: ingestion, dbt, dashboards (print ratios against a baseline)."""
 

@@ -25,33 +25,43 @@ VERBS = {
 
 
 class LazyGroup(click.Group):
+    """A group whose subcommands live in their stage's module, imported only when called (keeps `--help` fast
+    and lets a stage that is not built yet say so instead of breaking the whole CLI)."""
+
+    def __init__(self, *args, verbs: dict[str, tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.verbs = VERBS if verbs is None else verbs
+
     def list_commands(self, ctx):
-        return list(VERBS)
+        return sorted(set(self.verbs) | set(self.commands))
 
     def get_command(self, ctx, name):
-        if name not in VERBS:
+        if name in self.commands:
+            return self.commands[name]
+        if name not in self.verbs:
             return None
-        target, _ = VERBS[name]
+        target, _ = self.verbs[name]
         module_name, attr = target.split(":")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as err:
             if err.name and module_name.startswith(err.name):
-                return _not_built(name, target)
+                return _not_built(name, target, f"{ctx.command_path} {name}")
             raise
         return getattr(module, attr)
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, help_) for name, (_, help_) in VERBS.items()]
+        rows = [(name, help_) for name, (_, help_) in self.verbs.items()]
+        rows += [(name, cmd.get_short_help_str()) for name, cmd in self.commands.items() if name not in self.verbs]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
 
-def _not_built(name: str, target: str) -> click.Command:
+def _not_built(name: str, target: str, path: str) -> click.Command:
     @click.command(name=name, context_settings={"ignore_unknown_options": True})
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def missing(args):
-        raise click.ClickException(f"`shuyun {name}` is not built yet ({target} does not exist).")
+        raise click.ClickException(f"`{path}` is not built yet ({target} does not exist).")
 
     return missing
 
