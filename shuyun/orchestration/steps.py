@@ -179,17 +179,16 @@ PREFIX_GROUPS = (("dimensions", "dim_"), ("facts", "fct_"), ("reports", "mart_")
 def mart_groups(models_dir: Path | None = None) -> list[tuple[str, list[str]]]:
     """Mart groups as (name, dbt selectors), from a folder listing (cheap at parse time; no `dbt ls`).
 
-    Sub-folders of dbt/models/marts are one group each (`path:` selectors); models directly in marts/
-    are grouped by prefix (dim_ → dimensions, fct_ → facts, mart_ → reports, the rest → other).
+    Models directly in marts/ are grouped by prefix (dim_ → dimensions, fct_ → facts, mart_ → reports, the
+    rest → other); each sub-folder of dbt/models/marts is one more group (`path:` selector), after those.
     """
     marts = (models_dir or DBT_MODELS) / "marts"
     try:
         entries = sorted(marts.iterdir())
     except OSError:
         return []
-    groups = [(p.name, [f"path:models/marts/{p.name}"]) for p in entries
-              if p.is_dir() and not p.name.startswith((".", "_"))]
     flat = [p.stem for p in entries if p.is_file() and p.suffix == ".sql"]
+    groups: list[tuple[str, list[str]]] = []
     taken: set[str] = set()
     for name, prefix in PREFIX_GROUPS:
         models = [m for m in flat if m.startswith(prefix)]
@@ -199,6 +198,9 @@ def mart_groups(models_dir: Path | None = None) -> list[tuple[str, list[str]]]:
     other = [m for m in flat if m not in taken]
     if other:
         groups.append(("other", other))
+    # sub-folders hold derived products (e.g. indicators) built on the flat dims and facts: they come last
+    groups += [(p.name, [f"path:models/marts/{p.name}"]) for p in entries
+               if p.is_dir() and not p.name.startswith((".", "_"))]
     return groups
 
 

@@ -139,13 +139,13 @@ def test_mart_groups_from_folders_or_prefixes(tmp_path):
     for name in ("fct_loans", "dim_library", "mart_reconciliation", "dim_date", "odd_one"):
         (marts / f"{name}.sql").write_text("select 1")
     (marts / "_marts__models.yml").write_text("")
-    # then folders come as path selectors, flat models grouped dims → facts → reports → other
+    # then flat models are grouped dims → facts → reports → other, and folders (built on them) come last
     assert steps.mart_groups(tmp_path) == [
-        ("finance", ["path:models/marts/finance"]),
         ("dimensions", ["dim_date", "dim_library"]),
         ("facts", ["fct_loans"]),
         ("reports", ["mart_reconciliation"]),
         ("other", ["odd_one"]),
+        ("finance", ["path:models/marts/finance"]),
     ]
     assert steps.mart_groups(tmp_path / "nothing") == []
 
