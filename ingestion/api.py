@@ -6,6 +6,7 @@ import logging
 from datetime import date
 from pathlib import Path
 
+from ingestion import periods
 from ingestion.feeds import period_of
 from ingestion.loader import REGISTRY_SOURCE, BatchResult, Delivery, in_interval, ingest_delivery
 from ingestion.sources import (
@@ -66,18 +67,26 @@ def ingest_file(path: Path, feed: str, source_name: str, *, registry_path: Path 
     return ingest_delivery(Delivery(path, feed, src.name, src.county_code, src))
 
 
-def overlaps(feed: str, day: date | None, interval: tuple[date, date] | None) -> bool:
+def overlaps(feed: str, day: date | None, interval: tuple[date, date] | None, kind: str = "month") -> bool:
     """Does the period a file is for meet [start, end)? Daily files: their day lies in it. Monthly files
     (activities, rotations, monthly_report): their month overlaps it, so a daily run anywhere in the
-    month picks up the month's file (again and again `already_loaded` once loaded, which costs a hash)."""
+    month picks up the month's file (again and again `already_loaded` once loaded, which costs a hash).
+    A quarterly or annual statistics form (`kind`) overlaps the runs of every day of its quarter or year."""
     if interval is None:
         return True
     if day is None:
         return False
     if feed in MONTHLY_FEEDS:
-        start, end = period_of(feed, day)
+        start, end = period_of(feed, day, kind)
         return start < interval[1] and interval[0] < end
     return in_interval(day, interval)
+
+
+def _overlaps_file(feed: str, name: str, interval: tuple[date, date] | None) -> bool:
+    if feed == "monthly_report":
+        period = periods.from_file_name(name)
+        return overlaps(feed, period.start if period else None, interval, period.kind if period else "month")
+    return overlaps(feed, file_date(feed, name), interval)
 
 
 def delivered_files(src: Source, feed: str, interval: tuple[date, date] | None = None) -> list[Path]:
@@ -90,7 +99,7 @@ def delivered_files(src: Source, feed: str, interval: tuple[date, date] | None =
         return []
     pattern = FILE_PATTERNS[feed]
     files = [p for p in folder.iterdir() if p.is_file() and pattern.match(p.name)]
-    files = [p for p in files if overlaps(feed, file_date(feed, p.name), interval)]
+    files = [p for p in files if _overlaps_file(feed, p.name, interval)]
     return sorted(files, key=lambda p: (file_date(feed, p.name) or date.min, p.name))
 
 

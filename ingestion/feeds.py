@@ -19,8 +19,10 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from ingestion import periods
+from ingestion.periods import Period
 from ingestion.pseudonym import Pseudonymiser, home_library
-from ingestion.sources import Dialect
+from ingestion.sources import Dialect, file_date
 
 RULES = (
     "malformed_row", "wrong_encoding", "missing_column", "missing_value", "bad_timestamp", "bad_number",
@@ -70,6 +72,7 @@ class Context:
     marc_profile: dict | None = None
     marc_items: dict | None = None  # the source's item field map (tag, subfields, date_format, status_map)
     truncated_line: int | None = None
+    period_type: str | None = None  # statistics forms: month | quarter | year (ingestion/periods.py)
 
 
 @dataclass
@@ -436,7 +439,8 @@ def monthly_report(df: pl.DataFrame, ctx: Context, texts=None) -> Split:
                                 pl.col(col))))
         rules.append(("negative_count", number(col) < 0, pl.format(f"{col} {{}} is negative", pl.col(col))))
     df = classify(df, rules, ctx)
-    good = [pl.lit(ctx.county_code).alias("county_code"), pl.col("library_code"), pl.lit("month").alias("period_type"),
+    good = [pl.lit(ctx.county_code).alias("county_code"), pl.col("library_code"),
+            pl.lit(ctx.period_type or "month").alias("period_type"),
             pl.lit(ctx.period_start.isoformat() if ctx.period_start else None).alias("period_start")]
     good += [(integer(c) if is_int else number(c)).alias(c) for c, is_int in FORM_NUMBERS.items()]
     record = [c for c in df.columns if not c.startswith("_")]
@@ -549,12 +553,25 @@ TABLES = {
 }
 
 
-def period_of(feed: str, start: date | None) -> tuple[date | None, date | None]:
+def period_of(feed: str, start: date | None, kind: str = "month") -> tuple[date | None, date | None]:
+    """[start, end) of the period a delivery dated `start` is for; `kind` matters for statistics forms only."""
     if start is None:
         return None, None
-    if feed in ("activities", "rotations", "monthly_report"):
+    if feed == "monthly_report":
+        period = Period(kind, start)
+        return period.start, period.end
+    if feed in ("activities", "rotations"):
         nxt = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
         return start.replace(day=1), nxt
     if feed in ("circulation", "visits"):
         return start, start + timedelta(days=1)
     return start, None
+
+
+def delivery_period(feed: str, file_name: str) -> tuple[date | None, date | None, str | None]:
+    """(start, exclusive end, period type) of the delivery, from its file name; the type only for forms."""
+    if feed == "monthly_report":
+        period = periods.from_file_name(file_name)
+        return (period.start, period.end, period.kind) if period else (None, None, None)
+    start, end = period_of(feed, file_date(feed, file_name))
+    return start, end, None

@@ -40,9 +40,9 @@ import polars as pl
 import psycopg
 
 from ingestion import feeds as F
-from ingestion import readers
+from ingestion import periods, readers
 from ingestion.pseudonym import Pseudonymiser, ranges_frame
-from ingestion.sources import Source, file_date, get_dialect, marc_profiles
+from ingestion.sources import Source, get_dialect, marc_profiles
 from shuyun import settings, warehouse
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _frame(columns: list[str], lines, rows: list[list] | None = None, data: byte
     return df.with_columns(_line=pl.Series(lines, dtype=pl.Int64))
 
 
-def _chunks(d: Delivery) -> Iterator[readers.Chunk]:
+def _chunks(d: Delivery, ctx: F.Context) -> Iterator[readers.Chunk]:
     if d.feed == "circulation":
         dialect = get_dialect(d.src.dialect)
         yield from readers.read_csv(d.path, d.src.encoding, dialect.header)
@@ -141,7 +141,7 @@ def _chunks(d: Delivery) -> Iterator[readers.Chunk]:
     elif d.feed == "holdings":
         yield from _marc_chunks(d)
     elif d.feed == "monthly_report":
-        yield from _form_chunks(d)
+        yield from _form_chunks(d, ctx)
     else:
         raise LoadError(f"unknown feed {d.feed!r}")
 
@@ -170,7 +170,31 @@ class _FileLevel(Exception):
         self.rule, self.reason, self.chunk = rule, reason, chunk
 
 
-def _form_chunks(d: Delivery) -> Iterator[readers.Chunk]:
+def _whole_form(form: readers.Form, rule: str, reason: str) -> _FileLevel:
+    """The form refused as a whole: every data row in quarantine with the same rule and reason."""
+    chunk = readers.Chunk(form.columns)
+    for n, cells in form.rows:
+        chunk.rejects.append(readers.Reject(n, rule, reason, dict(zip(form.columns, cells, strict=True))))
+    return _FileLevel(rule, reason, chunk)
+
+
+def _form_period(form: readers.Form, ctx: F.Context) -> None:
+    """Settle the form's period: the file name's, else the title's; refuse the form when they disagree
+    or when neither says one (ctx is updated in place: the rows are stamped with it)."""
+    named = periods.Period(ctx.period_type, ctx.period_start) if ctx.period_start and ctx.period_type else None
+    titled = periods.from_title(form.title)
+    if named and titled and named != titled:
+        raise _whole_form(form, "bad_timestamp", f"the title {form.title!r} names {titled.describe()} but the file "
+                                                 f"name {ctx.file_name} says {named.describe()}")
+    period = named or titled
+    if period is None:
+        raise _whole_form(form, "missing_value", f"the form's period is neither in its file name {ctx.file_name} "
+                                                 "(report_YYYYMM, report_YYYYQn or report_YYYY) nor in its title "
+                                                 "(YYYY年M月, YYYY年第N季度, YYYY年)")
+    ctx.period_start, ctx.period_end, ctx.period_type = period.start, period.end, period.kind
+
+
+def _form_chunks(d: Delivery, ctx: F.Context) -> Iterator[readers.Chunk]:
     try:
         form = readers.read_form(d.path)
     except readers.FileRejected as err:
@@ -182,12 +206,8 @@ def _form_chunks(d: Delivery) -> Iterator[readers.Chunk]:
         chunk.rejects.append(readers.Reject(None, "malformed_row", f"not a readable .xlsx form: {err}", None))
         raise _FileLevel("malformed_row", f"not a readable .xlsx form: {err}", chunk) from None
     if form.missing:
-        reason = f"form lacks required column(s) {', '.join(form.missing)}"
-        chunk = readers.Chunk(form.columns)
-        for n, cells in form.rows:
-            chunk.rejects.append(readers.Reject(n, "missing_column", reason, dict(zip(form.columns, cells,
-                                                                                       strict=True))))
-        raise _FileLevel("missing_column", reason, chunk)
+        raise _whole_form(form, "missing_column", f"form lacks required column(s) {', '.join(form.missing)}")
+    _form_period(form, ctx)
     chunk = readers.Chunk(form.columns, lines=[n for n, _ in form.rows], rows=[c for _, c in form.rows])
     if form.totals is None:
         chunk.rejects.append(readers.Reject(None, "totals_mismatch", "the form has no 合计 (totals) row", None))
@@ -316,8 +336,7 @@ def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, 
                    archived_path, status, started_at) values (%s, %s, %s, %s, %s, %s, %s, 'running', %s)""",
             (result.batch_id, d.source, d.feed, d.county_code, d.path.name, sha, str(archived), loaded_at),
         )
-        start = file_date(d.feed, d.path.name)
-        period_start, period_end = F.period_of(d.feed, start)
+        period_start, period_end, period_type = F.delivery_period(d.feed, d.path.name)
         ctx = F.Context(
             source=d.source, county_code=d.county_code, feed=d.feed, file_name=d.path.name,
             period_start=period_start, period_end=period_end,
@@ -327,6 +346,7 @@ def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, 
             dialect=get_dialect(d.src.dialect) if d.feed == "circulation" else None,
             marc_profile=marc_profiles()[d.src.marc_flavour] if d.feed == "holdings" else None,
             marc_items=d.src.marc_items if d.feed == "holdings" else None,
+            period_type=period_type,
         )
         # _loaded_at is not sent: it defaults to now() (raw.sql), the start of this transaction = loaded_at
         meta = {"_batch_id": result.batch_id, "_source": d.source, "_file": d.path.name}
@@ -374,7 +394,7 @@ class _Prepared:
 
 def _prepare(d: Delivery, ctx: F.Context, meta: dict) -> Iterator[_Prepared]:
     try:
-        for chunk in _chunks(d):
+        for chunk in _chunks(d, ctx):
             yield _prepare_chunk(chunk, ctx, meta, chunk.file_level)
     except _FileLevel as fl:
         yield _prepare_chunk(fl.chunk, ctx, meta, fl.reason)

@@ -6,10 +6,12 @@ column definitions ingestion reads, so a template can never drift from what is a
 - libraries.csv, barcode_ranges.csv — the registry files exactly as ingested (UTF-8, header only)
 - registry_template_zh.xlsx / registry_template_en.xlsx — the same columns with a label row, an example
   row and an instructions sheet, for people who keep the registry in Excel (save each sheet as CSV UTF-8)
-- report_template_zh.xlsx / report_template_en.xlsx — the monthly statistics form of service points
-  (服务点月度统计报表), ingestible as is: title, group headers, column headers, 合计/Total row with SUM formulas
+- report_template_zh.xlsx / report_template_en.xlsx — the statistics form of service points (服务点统计报表,
+  monthly, quarterly or annual), ingestible as is: title, group headers, column headers, 合计/Total row with
+  SUM formulas; delivered as report_YYYYMM.xlsx (month), report_YYYYQn.xlsx (quarter) or report_YYYY.xlsx (year),
+  and the title, when it names a period (2018年3月, 2018年第1季度, 2018年), must name the same one
 - report_template_zh.csv / report_template_en.csv — the same form as CSV (title, headers, 合计/Total row;
-  fill the rows in between and the totals), delivered as report_YYYYMM.csv
+  fill the rows in between and the totals), delivered as report_YYYYMM.csv / report_YYYYQn.csv / report_YYYY.csv
 """
 
 from __future__ import annotations
@@ -70,9 +72,10 @@ GUIDE = {
     ],
 }
 FORM_TEXT = {
-    "zh": {"title": "XX县服务点月度统计报表 YYYY年M月", "groups": ("基本信息", "服务", "资源", "其他"), "total": "合计",
+    "zh": {"title": "XX县服务点统计报表 YYYY年M月 (月报) / YYYY年第N季度 (季报) / YYYY年 (年报)",
+           "groups": ("基本信息", "服务", "资源", "其他"), "total": "合计",
            "columns": list(FORM_COLUMNS), "sheet": "服务点月度统计报表"},
-    "en": {"title": "XX County service points monthly statistics YYYY-MM",
+    "en": {"title": "XX County service points statistics YYYY-MM (monthly) / YYYY-Qn (quarterly) / YYYY (annual)",
            "groups": ("Basic information", "Services", "Resources", "Other"), "total": "Total",
            "columns": list(FORM_COLUMNS_EN), "sheet": "Monthly report"},
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from ingestion import periods
 from shuyun import settings
 
 DIALECT_DIR = Path(__file__).resolve().parent / "dialects"
@@ -30,7 +31,7 @@ FILE_PATTERNS = {
     "holdings": re.compile(r"^holdings_(\d{8})\.(?:mrc|xml|marcxml)$"),
     "activities": re.compile(r"^activities_(\d{6})\.csv$"),
     "rotations": re.compile(r"^rotations_(\d{6})\.csv$"),
-    "monthly_report": re.compile(r"^report_(\d{6})\.(?:xlsx|csv)$"),
+    "monthly_report": periods.FILE_NAME,  # report_YYYYMM, report_YYYYQn or report_YYYY (ingestion/periods.py)
 }
 DEFAULT_MARC_ITEMS = {"tag": "949", "owning": "a", "current": "b", "barcode": "i", "acquired": "d",
                       "withdrawn": "w", "status": "s"}
@@ -172,7 +173,11 @@ def marc_profiles() -> dict:
 
 
 def file_date(feed: str, name: str) -> date | None:
-    """The date a delivery is for, from its file name (first of the month for monthly files)."""
+    """The date a delivery is for, from its file name (first of the month for monthly files; first day of the
+    quarter or year for statistics forms of those periods)."""
+    if feed == "monthly_report":
+        period = periods.from_file_name(name)
+        return period.start if period else None
     pattern = FILE_PATTERNS.get(feed)
     match = pattern.match(name) if pattern else None
     if not match:
