@@ -107,11 +107,13 @@ def wait(dag_id, run_id, timeout) -> None:
 @click.option("--end", required=True, help="Day after the last one.")
 @click.option("--reprocess", type=click.Choice(["none", "failed", "completed"]), default="failed", show_default=True,
               help="Which intervals that already have a run to run again.")
+@click.option("--downstream/--no-downstream", default=True, show_default=True,
+              help="Also unpause the DAGs its Asset schedules (transform, publish), as `trigger` does.")
 @_plain_errors
-def backfill(dag_id, start, end, reprocess) -> None:
+def backfill(dag_id, start, end, reprocess, downstream) -> None:
     """Runs for each scheduled interval in [start, end); intervals that already succeeded are kept."""
     first, stop = _period(start, end)
-    answer = service.backfill(dag_id, first, stop, reprocess=reprocess)
+    answer = service.backfill(dag_id, first, stop, reprocess=reprocess, downstream=downstream)
     click.echo(json.dumps(answer, default=str, ensure_ascii=False))
 
 

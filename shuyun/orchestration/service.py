@@ -560,14 +560,19 @@ def _log_line(item) -> str:
 
 
 def backfill(
-    dag_id: str, start: date | str, end: date | str, reprocess: str = "failed", max_active_runs: int = 1
+    dag_id: str, start: date | str, end: date | str, reprocess: str = "failed", max_active_runs: int = 1,
+    downstream: bool = True,
 ) -> dict:
     """Runs for every scheduled interval from `start` to `end`; runs that succeeded are not repeated.
 
     Idempotent: asking again while a backfill of the DAG runs returns that backfill; asking after it
     finished creates runs only for intervals without a successful run (`reprocess="failed"`).
+    `downstream` unpauses the asset-scheduled DAGs after it too, as `trigger()` does: on a fresh Airflow
+    (new DAGs are paused) a backfill of shuyun_ingest would otherwise never reach the marts.
     """
-    unpause(dag_id)
+    after = SHUYUN_DAGS[SHUYUN_DAGS.index(dag_id) + 1:] if downstream and dag_id in SHUYUN_DAGS else ()
+    for name in (dag_id, *after):
+        unpause(name)
     body = {
         "dag_id": dag_id, "from_date": _iso(start), "to_date": _iso(end),
         "reprocess_behavior": reprocess, "max_active_runs": max_active_runs, "run_backwards": False,
