@@ -9,15 +9,21 @@ nothing changed and a corrected re-delivery (replacing the day) when the counter
 sources.yml:
     transport: {kind: sql, url_env: KOHA_DB_URL, watermark_column: datetime, initial_watermark: "2026-01-01 00:00:00",
                 query: "select datetime, branch, type, barcode, cardnumber, date_due, other
-                        from statistics_export where datetime > :watermark order by datetime"}
+                        from statistics_export where datetime >= :watermark order by datetime"}
     transport: {kind: http_json, url: "http://counter.example/api/counts?date={date}", feeds: [visits]}
 
 SQL: the query gets `:watermark` (the highest value of `watermark_column` loaded so far, from the
 ledger; `initial_watermark` the first time) and must return the dialect's columns in its header's
 order. The new watermark is written to the ledger only when the batch commits, so a failed pull
-resumes where the last good one ended. Rows that share the watermark's exact timestamp but arrive
-after the pull are not fetched (`>`): ILS statistics tables are append-only with second resolution,
-so counties should pull after the day closes.
+resumes where the last good one ended.
+
+The query should select `>= :watermark`, not `>`: ILS statistics tables have second resolution and no
+key, so a row committed after a pull with exactly the watermark's timestamp would never be fetched by
+`>`. With `>=` the rows at the watermark come back on every pull; the ones already delivered are dropped
+before the file is written — they are read back from the archived files of the batches that ended at
+this watermark (the archive keeps every delivery unchanged) and matched as whole rows, counted as a
+multiset, so two identical rows in the table stay two rows and nothing is loaded twice. A query that
+still says `> :watermark` works as before (the edge stays open) and the result says so.
 
 HTTP: one GET per day of the interval; the body is a JSON list of objects with the visits columns
 (device_id, library_code, hour_start, in_count, out_count); it becomes gate_YYYYMMDD.csv.
@@ -28,8 +34,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import urllib.error
 import urllib.request
+from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -37,6 +45,8 @@ from ingestion import feeds as F
 from ingestion.loader import BatchResult, Delivery, archive_dir, ingest_delivery
 from ingestion.sources import Source, get_dialect
 from shuyun import warehouse
+
+STRICT_WATERMARK = re.compile(r">\s*:watermark\b")  # '>' but not '>='
 
 
 def pull_dir(src: Source, feed: str) -> Path:
@@ -50,6 +60,31 @@ def last_watermark(source: str, feed: str) -> str | None:
         row = conn.execute("select max(watermark) from raw.ingest_batches where source = %s and feed = %s "
                            "and status in ('loaded', 'rejected')", (source, feed)).fetchone()
     return row[0] if row else None
+
+
+class PullError(RuntimeError):
+    """A pull cannot go on for a reason outside the source database (said in plain words)."""
+
+
+def delivered_at_watermark(source: str, feed: str, watermark: str, position: int, encoding: str) -> Counter:
+    """The rows already delivered whose watermark column (at `position`) equals `watermark`, as a multiset of
+    text tuples: read back from the archived pull files of the batches that ended at this watermark (only
+    those can hold such rows: a batch's watermark is the highest value it delivered)."""
+    with warehouse.connect("loader", autocommit=True) as conn:
+        paths = [r[0] for r in conn.execute(
+            "select archived_path from raw.ingest_batches where source = %s and feed = %s and watermark = %s "
+            "and status in ('loaded', 'rejected') order by started_at", (source, feed, watermark))]
+    seen: Counter = Counter()
+    for path in paths:
+        try:
+            with open(path, encoding=encoding, newline="") as fh:
+                rows = csv.reader(fh)
+                next(rows, None)  # header
+                seen.update(tuple(r) for r in rows if len(r) > position and r[position] == watermark)
+        except (OSError, TypeError, UnicodeDecodeError) as err:
+            raise PullError(f"cannot read the archived pull {path} to skip the rows already loaded at watermark "
+                            f"{watermark}: {err}") from None
+    return seen
 
 
 def _text(value) -> str:
@@ -74,13 +109,16 @@ def pull_sql(src: Source, feed: str = "circulation") -> BatchResult:
                            message=f"source {src.name}: set ${env} to the database URL (transport.url_env)")
     dialect = get_dialect(src.dialect)
     column = t.get("watermark_column", "datetime")
+    strict = STRICT_WATERMARK.search(t.get("query", "")) is not None
+    tmp = None
     try:
-        since = last_watermark(src.name, feed) or str(t.get("initial_watermark", "1970-01-01 00:00:00"))
+        stored = last_watermark(src.name, feed)
+        since = stored or str(t.get("initial_watermark", "1970-01-01 00:00:00"))
         engine = create_engine(url, pool_pre_ping=True)
         stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
         path = pull_dir(src, feed) / f"pull_{stamp}.csv"
         tmp = path.with_suffix(".part")
-        newest, count = since, 0
+        newest, count, skipped = since, 0, 0
         try:
             with engine.connect() as conn, open(tmp, "w", encoding=src.encoding, newline="") as fh:
                 rows = conn.execution_options(stream_results=True, yield_per=10_000).execute(
@@ -91,21 +129,36 @@ def pull_sql(src: Source, feed: str = "circulation") -> BatchResult:
                 writer = csv.writer(fh, lineterminator="\r\n")
                 writer.writerow(dialect.header)
                 at = names.index(column)
+                seen = delivered_at_watermark(src.name, feed, since, at, src.encoding) if stored else Counter()
                 for row in rows:
-                    writer.writerow([_text(v) for v in row])
-                    newest = max(newest, _text(row[at]))
+                    values = [_text(v) for v in row]
+                    if values[at] == since and seen[key := tuple(values)] > 0:
+                        seen[key] -= 1  # delivered by an earlier pull that ended at this watermark
+                        skipped += 1
+                        continue
+                    writer.writerow(values)
+                    newest = max(newest, values[at])
                     count += 1
         finally:
             engine.dispose()
-    except Exception as err:  # unreachable server, bad query, bad credentials
+    except Exception as err:  # unreachable server, bad query, bad credentials, archive gone
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         return BatchResult("", src.name, feed, "(sql pull)", status="failed",
                            message=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+    note = (f"; the query selects '> :watermark': rows committed later with timestamp {since} are never fetched, "
+            "use '>='" if strict else "")
     if count == 0:
         tmp.unlink(missing_ok=True)
+        already = f" ({skipped:,} row(s) at the watermark already loaded)" if skipped else ""
         return BatchResult("", src.name, feed, "(sql pull)", status="already_loaded",
-                           message=f"nothing newer than watermark {since}")
+                           message=f"nothing newer than watermark {since}{already}{note}")
     tmp.replace(path)
-    return ingest_delivery(Delivery(path, feed, src.name, src.county_code, src), watermark=newest)
+    result = ingest_delivery(Delivery(path, feed, src.name, src.county_code, src), watermark=newest)
+    if skipped or note:
+        extra = f"skipped {skipped:,} row(s) at watermark {since} already loaded" if skipped else note.lstrip("; ")
+        result.message = f"{result.message}; {extra}" if result.message else extra
+    return result
 
 
 def pull_http(src: Source, day: date, feed: str = "visits", timeout: float = 30) -> BatchResult:
