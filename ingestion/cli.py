@@ -164,3 +164,51 @@ def sources_cmd(ctx) -> None:
                        f"transport={s.transport.get('kind')} feeds={','.join(s.feeds)}")
     except RegistryError as err:
         raise click.ClickException(str(err)) from None
+
+
+def _states(value: str | None) -> list[str] | None:
+    return [s.strip().upper() for s in value.split(",") if s.strip()] if value else None
+
+
+@ingest.command("pls")
+@click.argument("systems", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("outlets", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--states", help="Only these states, comma-separated STABR codes (e.g. AK,RI).")
+def pls_cmd(systems: Path, outlets: Path, states: str | None) -> None:
+    """Load the IMLS PLS FY2018 systems + outlets files as a registry with annual reports."""
+    from ingestion.adapters import pls
+    from ingestion.adapters.deliveries import AdapterError
+
+    try:
+        result = pls.load(systems, outlets, states=_states(states))
+    except AdapterError as err:
+        raise click.ClickException(str(err)) from None
+    for batch in result["batches"]:
+        click.echo(batch.ledger_line())
+    click.echo(f"{result['systems']:,} systems, {result['outlets']:,} outlets (central outlets folded into their "
+               f"system), {result['report_rows']:,} annual report rows; files read as "
+               f"{result['encodings']['systems']} / {result['encodings']['outlets']}")
+    blanked = ", ".join(f"{c} {n:,}" for c, n in result["blanked"].items()) or "none"
+    click.echo(f"negative PLS codes blanked (null, not 0): {blanked}")
+    if result["other_outlet_types"]:
+        click.echo(f"outlet types without a level (quarantined as unknown_code): {result['other_outlet_types']}")
+    _finish(result["batches"])
+
+
+@ingest.command("chicago-visits")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def chicago_cmd(path: Path) -> None:
+    """Load Chicago Public Library visitors by location (one row per branch, months as columns)."""
+    from ingestion.adapters import chicago
+    from ingestion.adapters.deliveries import AdapterError
+
+    try:
+        result = chicago.load(path)
+    except AdapterError as err:
+        raise click.ClickException(str(err)) from None
+    for batch in result["batches"]:
+        click.echo(batch.ledger_line())
+    click.echo(f"{result['branches']:,} branches, {result['report_rows']:,} monthly report rows of {result['year']}")
+    for finding in result["findings"]:
+        click.echo(f"  {finding}")
+    _finish(result["batches"])
