@@ -1,19 +1,25 @@
 {#-
   The days an incremental fact rebuilds (delete+insert by day), as a SQL query returning one column
   `rebuild_day`:
-    * every day that has rows loaded after the fact's watermark (max(_loaded_at) already in it),
-      read from each [relation, date column] pair in `changed` (each relation has a `_loaded_at`);
+    * every day of circulation lines the fact has not seen (macro new_circulation_lines: batches loaded
+      after the fact's watermark, max(_loaded_at) already in it, and batches released from a hold since);
+    * every day that has rows loaded after the watermark in each other [relation, date column] pair of
+      `changed` (each relation has a `_loaded_at`);
     * the last `late_arrival_days` days up to the newest day already in the fact (var, default 3),
       so events delivered late re-open their own day;
     * every day already in the fact when the library registry or the barcode ranges changed after
       the watermark (attribution of all history may move: a full rebuild, as --full-refresh would).
-  Only meaningful inside `{% if is_incremental() %}`.
+  Only meaningful inside `{% if is_incremental() %}`. The fact needs indexes on `_loaded_at` and on its
+  day column, so the watermark and the newest day are index look-ups.
 -#}
 {% macro incremental_rebuild_days(changed, this_date_column) -%}
     {%- set watermark -%}
         (select coalesce(max(_loaded_at), '-infinity'::timestamptz) from {{ this }})
     {%- endset -%}
     select rebuild_day from (
+        select distinct event_date as rebuild_day
+        from ({{ new_circulation_lines(watermark) }}) as new_lines
+        union
         {% for relation, date_column in changed %}
         select distinct {{ date_column }} as rebuild_day
         from {{ relation }}

@@ -1,6 +1,8 @@
--- depends_on: {{ ref('stg_raw__circulation_events') }}, {{ ref('stg_raw__libraries') }}, {{ ref('stg_raw__barcode_ranges') }}
+-- depends_on: {{ ref('stg_raw__circulation_deliveries') }}, {{ ref('stg_raw__ingest_batches') }}, {{ ref('stg_quality__releases') }}
+-- depends_on: {{ ref('stg_raw__libraries') }}, {{ ref('stg_raw__barcode_ranges') }}
 -- Grain: one library x one day with any circulation or gate count (days without either have no row).
 -- Incremental, delete+insert by date_day (days of new circulation events or new gate counts).
+-- Circulation is counted from fct_circulation_events (built first, indexed by event_date).
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -15,7 +17,7 @@ with
 rebuild_days as (
 
     {{ incremental_rebuild_days(
-        [[ref('stg_raw__circulation_events'), 'event_date'], [ref('stg_raw__visitor_counts'), 'visit_date']],
+        [[ref('stg_raw__visitor_counts'), 'visit_date']],
         'date_day'
     ) }}
 
@@ -32,7 +34,7 @@ circulation as (
         count(*) filter (where event_type = 'renew') as renewals,
         count(distinct reader_key) as distinct_readers,
         max(_loaded_at) as _loaded_at
-    from {{ ref('int_circulation_events_attributed') }}
+    from {{ ref('fct_circulation_events') }}
     {% if is_incremental() %}
     where event_date in (select rebuild_day from rebuild_days)
     {% endif %}

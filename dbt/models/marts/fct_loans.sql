@@ -1,52 +1,76 @@
--- depends_on: {{ ref('stg_raw__circulation_events') }}, {{ ref('stg_raw__libraries') }}, {{ ref('stg_raw__barcode_ranges') }}
+-- depends_on: {{ ref('stg_raw__circulation_deliveries') }}, {{ ref('stg_raw__ingest_batches') }}, {{ ref('stg_quality__releases') }}
+-- depends_on: {{ ref('stg_raw__libraries') }}, {{ ref('stg_raw__barcode_ranges') }}
+-- depends_on: {{ ref('fct_circulation_events') }}
 -- Grain: one loan, with its renewals and its return (wherever it was returned).
--- Incremental, delete+insert by loan_date. Besides the days of incremental_rebuild_days, a run
--- re-opens the loan days of loans a new event may close or re-pair: loans of items with new
--- events that were still open, or were returned at/after the item's earliest new event.
+-- Incremental, delete+insert by loan_id. A run re-pairs only the items touched on the days it re-opens
+-- (incremental_rebuild_days, from this fact's watermark): each such item's events from its last loan
+-- before its first event on those days onwards (fct_circulation_events, index on item_barcode, event_at).
+-- That re-pairs every loan a new event can open, close or extend, old open loans included, and gives
+-- the rows a full pairing would (macros/pair_loans.sql: a loan depends only on events from it on).
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key='loan_date',
+    unique_key='loan_id',
     on_schema_change='fail',
     indexes=[
         {'columns': ['loan_date']},
         {'columns': ['county_code', 'loan_date']},
         {'columns': ['item_barcode']},
+        {'columns': ['_loaded_at']},
     ],
 ) }}
 
 with
 
 {% if is_incremental() %}
-new_item_events as (
+rebuild_days as (
 
-    select item_barcode, min(event_at) as first_new_event_at
-    from {{ ref('stg_raw__circulation_events') }}
-    where _loaded_at > (select coalesce(max(_loaded_at), '-infinity'::timestamptz) from {{ this }})
+    {{ incremental_rebuild_days([], 'loan_date') }}
+
+),
+
+touched_items as (
+
+    select item_barcode, min(event_at) as first_touched_at
+    from {{ ref('fct_circulation_events') }}
+    where event_date in (select rebuild_day from rebuild_days)
     group by item_barcode
 
 ),
 
-rebuild_days as (
+item_events as (
 
-    {{ incremental_rebuild_days([[ref('stg_raw__circulation_events'), 'event_date']], 'loan_date') }}
-    union
-    select distinct existing.loan_date
-    from {{ this }} as existing
-    inner join new_item_events on new_item_events.item_barcode = existing.item_barcode
-    where existing.returned_at is null or existing.returned_at >= new_item_events.first_new_event_at
+    -- per touched item: its events from its last loan before the touched days on (all, without one)
+    select item_event.*
+    from touched_items
+    left join lateral (
+        select max(earlier.event_at) as loan_at
+        from {{ ref('fct_circulation_events') }} as earlier
+        where earlier.item_barcode = touched_items.item_barcode
+            and earlier.event_at < touched_items.first_touched_at
+            and earlier.event_type = 'loan'
+    ) as last_loan on true
+    cross join lateral (
+        select *
+        from {{ ref('fct_circulation_events') }} as item_event
+        where item_event.item_barcode = touched_items.item_barcode
+            and item_event.event_at >= coalesce(last_loan.loan_at, '-infinity'::timestamptz)
+    ) as item_event
 
 ),
-{% endif %}
 
 loans as (
 
-    select * from {{ ref('int_loans_paired') }}
-    {% if is_incremental() %}
-    where loan_date in (select rebuild_day from rebuild_days)
-    {% endif %}
+    {{ pair_loans('item_events') }}
 
 )
+{% else %}
+loans as (
+
+    select * from {{ ref('int_loans_paired') }}
+
+)
+{% endif %}
 
 select
     loan_id,
