@@ -1,0 +1,329 @@
+-- Grain: one library (its version valid at the period's end, or last during it) x reporting period.
+-- Every measure is kept twice where two feeds carry it — from transaction logs (_log) and from the statistics
+-- form (_form) — and once as used (_used) with its source: a library that is on a log feed (its county
+-- delivers that feed, it is not a form-only point) is counted from the log, otherwise from its form.
+-- Null means not reported / not computable, never zero.
+{{ config(schema='intermediate', materialized='table', contract={'enforced': false}) }}
+
+with
+
+periods as (
+
+    select * from {{ ref('int_indicator_periods') }}
+
+),
+
+library_periods as (
+
+    select distinct on (periods.period_type, periods.period_start, libraries.library_code)
+        periods.period_type,
+        periods.kind_rank,
+        periods.period_start,
+        periods.period_end,
+        periods.period_days,
+        libraries.*,
+        versions.source_system
+    from periods
+    inner join {{ ref('dim_library') }} as libraries
+        on libraries.valid_from < periods.period_end
+        and (libraries.valid_to is null or libraries.valid_to > periods.period_start)
+    inner join {{ ref('int_libraries_versioned') }} as versions
+        on versions.library_version_key = libraries.library_version_key
+    order by periods.period_type, periods.period_start, libraries.library_code, libraries.valid_from desc
+
+),
+
+-- which log feeds reach each county / library at all
+circulation_spans as (
+
+    select county_code, min(date_day) as first_day, max(date_day) as last_day
+    from {{ ref('fct_library_daily') }}
+    where loans + returns + renewals > 0
+    group by county_code
+
+),
+
+gate_libraries as (
+
+    select distinct library_code from {{ ref('fct_library_daily') }} where visits is not null
+
+),
+
+activity_counties as (
+
+    select distinct county_code from {{ ref('fct_activities') }}
+
+),
+
+holdings_libraries as (
+
+    select distinct owning_library as library_code from {{ ref('stg_raw__holdings_items') }}
+
+),
+
+daily as (
+
+    select
+        periods.period_type, periods.period_start, daily.library_code,
+        sum(daily.loans) as loans, sum(daily.returns) as returns, sum(daily.visits) as visits
+    from {{ ref('fct_library_daily') }} as daily
+    inner join periods on daily.date_day >= periods.period_start and daily.date_day < periods.period_end
+    group by 1, 2, 3
+
+),
+
+forms as (
+
+    -- forms whose whole period lies inside the reporting period: months add up to quarters and years;
+    -- stocks (holdings, registered readers) come from the latest form; active readers only from a form of
+    -- exactly this period (distinct readers do not add up across months)
+    select
+        periods.period_type, periods.period_start, reports.library_code,
+        count(*) as forms,
+        sum((reports.month_start + case reports.period_type when 'year' then interval '1 year'
+                                                          when 'quarter' then interval '3 months'
+                                                          else interval '1 month' end)::date - reports.month_start)
+            as form_days,
+        sum(reports.visits) as visits,
+        sum(reports.loans) as loans,
+        sum(reports.new_volumes) as new_volumes,
+        sum(reports.activities) as activities,
+        sum(reports.participants) as participants,
+        sum(reports.trainings) as trainings,
+        (array_agg(reports.holdings order by reports.month_start desc)
+            filter (where reports.holdings is not null))[1] as holdings,
+        (array_agg(reports.registered_readers order by reports.month_start desc)
+            filter (where reports.registered_readers is not null))[1] as registered_readers,
+        max(reports.active_readers) filter (where reports.period_type = periods.period_type) as active_readers
+    from {{ ref('fct_monthly_reports') }} as reports
+    inner join periods
+        on reports.month_start >= periods.period_start
+        and (reports.month_start + case reports.period_type when 'year' then interval '1 year'
+                                                             when 'quarter' then interval '3 months'
+                                                             else interval '1 month' end)::date <= periods.period_end
+    group by 1, 2, 3
+
+),
+
+items as (
+
+    select owning_library as library_code, item_barcode, bib_id, acquired_on, withdrawn_on, is_children
+    from {{ ref('stg_raw__holdings_items') }}
+
+),
+
+held_items as (
+
+    select periods.period_type, periods.period_start, items.library_code, items.item_barcode, items.bib_id
+    from periods
+    inner join items
+        on (items.acquired_on is null or items.acquired_on < periods.period_end)
+        and (items.withdrawn_on is null or items.withdrawn_on >= periods.period_end)
+
+),
+
+lent_items as (
+
+    select distinct periods.period_type, periods.period_start, loans.item_barcode
+    from {{ ref('fct_loans') }} as loans
+    inner join periods on loans.loan_date >= periods.period_start and loans.loan_date < periods.period_end
+
+),
+
+stock as (
+
+    select
+        held_items.period_type, held_items.period_start, held_items.library_code,
+        count(*) as volumes_held,
+        count(distinct held_items.bib_id) as titles_held,
+        count(*) filter (where lent_items.item_barcode is null) as volumes_not_lent
+    from held_items
+    left join lent_items
+        on lent_items.period_type = held_items.period_type
+        and lent_items.period_start = held_items.period_start
+        and lent_items.item_barcode = held_items.item_barcode
+    group by 1, 2, 3
+
+),
+
+first_copies as (
+
+    select library_code, bib_id, min(acquired_on) as first_acquired_on
+    from items
+    group by 1, 2
+
+),
+
+acquisitions as (
+
+    select
+        periods.period_type, periods.period_start, items.library_code,
+        count(*) as new_volumes,
+        count(*) filter (where items.is_children) as new_children_volumes
+    from items
+    inner join periods on items.acquired_on >= periods.period_start and items.acquired_on < periods.period_end
+    group by 1, 2, 3
+
+),
+
+new_titles as (
+
+    select periods.period_type, periods.period_start, first_copies.library_code, count(*) as new_titles
+    from first_copies
+    inner join periods
+        on first_copies.first_acquired_on >= periods.period_start
+        and first_copies.first_acquired_on < periods.period_end
+    group by 1, 2, 3
+
+),
+
+activities as (
+
+    select
+        periods.period_type, periods.period_start, activities.library_code,
+        count(*) filter (where activities.activity_type <> 'training') as reader_activities,
+        count(*) filter (where activities.activity_type = 'lecture') as lectures,
+        count(*) filter (where activities.activity_type = 'exhibition') as exhibitions,
+        count(*) filter (where activities.activity_type = 'reading_promotion' and activities.is_joint)
+            as joint_reading_promotions,
+        sum(activities.participants) as participants
+    from {{ ref('fct_activities') }} as activities
+    inner join periods
+        on activities.activity_date >= periods.period_start and activities.activity_date < periods.period_end
+    group by 1, 2, 3
+
+),
+
+rotations_in as (
+
+    -- shipments a library received from its parent in the period, and in how many distinct months / quarters
+    select
+        periods.period_type, periods.period_start, rotations.to_library as library_code,
+        count(*) as rotations_received,
+        count(distinct date_trunc('month', rotations.shipped_on)) as months_with_rotation,
+        count(distinct date_trunc('quarter', rotations.shipped_on)) as quarters_with_rotation
+    from {{ ref('fct_rotations') }} as rotations
+    inner join periods on rotations.shipped_on >= periods.period_start and rotations.shipped_on < periods.period_end
+    group by 1, 2, 3
+
+),
+
+flags as (
+
+    select
+        library_periods.*,
+        coalesce(library_periods.source_system, '') <> 'form' and circulation_spans.county_code is not null
+            and circulation_spans.first_day < library_periods.period_end
+            and circulation_spans.last_day >= library_periods.period_start as on_circulation_log,
+        greatest(0, least(library_periods.period_end, circulation_spans.last_day + 1)
+            - greatest(library_periods.period_start, circulation_spans.first_day)) as circulation_days_covered,
+        gate_libraries.library_code is not null as on_gate_counts,
+        holdings_libraries.library_code is not null as on_holdings,
+        coalesce(library_periods.source_system, '') <> 'form' and activity_counties.county_code is not null
+            as on_activity_log
+    from library_periods
+    left join circulation_spans on circulation_spans.county_code = library_periods.county_code
+    left join gate_libraries on gate_libraries.library_code = library_periods.library_code
+    left join holdings_libraries on holdings_libraries.library_code = library_periods.library_code
+    left join activity_counties on activity_counties.county_code = library_periods.county_code
+
+)
+
+select
+    flags.period_type,
+    flags.kind_rank,
+    flags.period_start,
+    flags.period_end,
+    flags.period_days,
+    flags.library_code,
+    flags.library_version_key,
+    flags.name_zh,
+    flags.level,
+    flags.level_zh,
+    flags.parent_code,
+    flags.county_code,
+    flags.county_name_zh,
+    flags.prefecture_code,
+    flags.prefecture_name_zh,
+    flags.population_served,
+    flags.floor_area_m2,
+    flags.seats,
+    flags.children_seats,
+    flags.networked_pcs,
+    flags.weekly_open_hours,
+    flags.staff,
+    flags.periodicals,
+    flags.valid_from,
+    flags.valid_to,
+    flags.on_circulation_log,
+    flags.circulation_days_covered,
+    flags.on_gate_counts,
+    flags.on_holdings,
+    flags.on_activity_log,
+    coalesce(forms.forms, 0) as forms_filed,
+    -- the days this library's figures cover: its county's circulation span when it is on the log, else its forms'
+    case when flags.on_circulation_log then flags.circulation_days_covered
+         else least(coalesce(forms.form_days, 0), flags.period_days) end::integer as days_covered,
+
+    -- loans
+    case when flags.on_circulation_log then coalesce(daily.loans, 0) end as loans_log,
+    forms.loans as loans_form,
+    case when flags.on_circulation_log then coalesce(daily.loans, 0) else forms.loans end as loans_used,
+    case when flags.on_circulation_log then 'logs' when forms.loans is not null then 'forms' end as loans_source,
+    case when flags.on_circulation_log then coalesce(daily.returns, 0) end as returns_log,
+
+    -- visits
+    case when flags.on_gate_counts then coalesce(daily.visits, 0) end as visits_log,
+    forms.visits as visits_form,
+    case when flags.on_gate_counts then coalesce(daily.visits, 0) else forms.visits end as visits_used,
+    case when flags.on_gate_counts then 'logs' when forms.visits is not null then 'forms' end as visits_source,
+
+    -- stock
+    case when flags.on_holdings then coalesce(stock.volumes_held, 0) end as volumes_held_log,
+    forms.holdings as volumes_held_form,
+    case when flags.on_holdings then coalesce(stock.volumes_held, 0) else forms.holdings end as volumes_held_used,
+    case when flags.on_holdings then 'holdings' when forms.holdings is not null then 'forms' end
+        as volumes_held_source,
+    case when flags.on_holdings then coalesce(stock.titles_held, 0) end as titles_held,
+    case when flags.on_holdings and flags.on_circulation_log then coalesce(stock.volumes_not_lent, 0) end
+        as volumes_not_lent,
+
+    -- acquisitions
+    case when flags.on_holdings then coalesce(acquisitions.new_volumes, 0) end as new_volumes_log,
+    forms.new_volumes as new_volumes_form,
+    case when flags.on_holdings then coalesce(acquisitions.new_volumes, 0) else forms.new_volumes end
+        as new_volumes_used,
+    case when flags.on_holdings then 'holdings' when forms.new_volumes is not null then 'forms' end
+        as new_volumes_source,
+    case when flags.on_holdings then coalesce(acquisitions.new_children_volumes, 0) end as new_children_volumes,
+    case when flags.on_holdings then coalesce(new_titles.new_titles, 0) end as new_titles,
+
+    -- activities and trainings
+    case when flags.on_activity_log then coalesce(activities.reader_activities, 0) end as reader_activities_log,
+    forms.activities as reader_activities_form,
+    case when flags.on_activity_log then coalesce(activities.reader_activities, 0) else forms.activities end
+        as reader_activities_used,
+    case when flags.on_activity_log then 'logs' when forms.activities is not null then 'forms' end
+        as reader_activities_source,
+    case when flags.on_activity_log then coalesce(activities.lectures, 0) end as lectures,
+    case when flags.on_activity_log then coalesce(activities.exhibitions, 0) end as exhibitions,
+    case when flags.on_activity_log then coalesce(activities.joint_reading_promotions, 0) end
+        as joint_reading_promotions,
+    forms.trainings as staff_trainings,
+
+    -- readers (forms only: no feed carries ILS reader registrations)
+    forms.registered_readers,
+    forms.active_readers as active_readers_form,
+
+    -- rotations received
+    coalesce(rotations_in.rotations_received, 0) as rotations_received,
+    coalesce(rotations_in.months_with_rotation, 0) as months_with_rotation,
+    coalesce(rotations_in.quarters_with_rotation, 0) as quarters_with_rotation
+from flags
+left join daily using (period_type, period_start, library_code)
+left join forms using (period_type, period_start, library_code)
+left join stock using (period_type, period_start, library_code)
+left join acquisitions using (period_type, period_start, library_code)
+left join new_titles using (period_type, period_start, library_code)
+left join activities using (period_type, period_start, library_code)
+left join rotations_in using (period_type, period_start, library_code)
