@@ -16,9 +16,11 @@ from datetime import date
 KINDS = ("month", "quarter", "year")
 FILE_NAME = re.compile(r"^report_(\d{4})(?:(0[1-9]|1[0-2])|[Qq]([1-4]))?\.(?:xlsx|csv)$", re.IGNORECASE)
 # a name that does not follow the pattern (e.g. `ingest file 县报表_202601_final.xlsx`) may still carry a
-# month or a quarter; a bare four-digit number is too weak a hint to read as a year
-LOOSE_NAME = re.compile(r"(?<!\d)(\d{4})(?:(\d{2})|[Qq]([1-4]))(?![\dA-Za-z])")
+# month (YYYYMM or a YYYYMMDD date) or a quarter; a bare four-digit number is too weak a hint for a year
+LOOSE_NAME = re.compile(r"(?<!\d)(\d{4})(?:(\d{2})(?:\d{2})?|[Qq]([1-4]))(?![\dA-Za-z])")
 CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4}
+# 2018年1-3月 / 2018年1月至3月: a quarter when it spans one, the year when it spans 1-12
+TITLE_RANGE = re.compile(r"(?<!\d)(\d{4})\s*年\s*(\d{1,2})\s*月?\s*[-–—~～至到]\s*(\d{1,2})\s*月")
 TITLE_ZH = re.compile(r"(?<!\d)(\d{4})\s*年\s*(?:第\s*([1-4一二三四])\s*季度?|(\d{1,2})\s*月)?")
 TITLE_QUARTER = re.compile(r"(?<!\d)(\d{4})\s*-?\s*Q([1-4])(?!\d)", re.IGNORECASE)
 TITLE_MONTH = re.compile(r"(?<!\d)(\d{4})-(\d{2})(?!\d)")
@@ -68,6 +70,14 @@ def from_title(title: str | None) -> Period | None:
     """The period a form's title names (first match), or None."""
     if not title:
         return None
+    span = TITLE_RANGE.search(title)
+    if span:
+        year, first, last = (int(g) for g in span.groups())
+        if (first, last) == (1, 12):
+            return Period("year", date(year, 1, 1))
+        if first % 3 == 1 and last == first + 2:
+            return Period("quarter", date(year, first, 1))
+        return None  # some other span of months is no period of the form
     for pattern, groups in ((TITLE_ZH, (1, 3, 2)), (TITLE_QUARTER, (1, None, 2)), (TITLE_MONTH, (1, 2, None))):
         match = pattern.search(title)
         if match:

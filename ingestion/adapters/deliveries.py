@@ -4,6 +4,7 @@ docs/feeds.md describes them, handed to `loader.ingest_delivery` like any file d
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def decode(path: Path) -> tuple[str, str]:
 def read_rows(path: Path, required: Iterable[str]) -> tuple[list[dict[str, str]], str]:
     """Rows of a CSV as dicts (header names stripped), checking the columns an adapter needs."""
     text, encoding = decode(path)
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # csv splits rows, not str.splitlines (U+2028…)
     reader.fieldnames = [(f or "").strip() for f in reader.fieldnames or []]
     missing = [c for c in required if c not in reader.fieldnames]
     if missing:

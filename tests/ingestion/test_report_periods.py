@@ -23,6 +23,7 @@ from tests.ingestion.conftest import landing
     pytest.param("report_2018q4.xlsx", "quarter", "2018-10-01", id="quarter-lowercase"),
     pytest.param("report_2018.xlsx", "year", "2018-01-01", id="year"),
     pytest.param("砚山县报表_2018Q2_终稿.xlsx", "quarter", "2018-04-01", id="quarter-inside-another-name"),
+    pytest.param("县报表_20180315.xlsx", "month", "2018-03-01", id="a-date-inside-another-name"),
 ])
 def test_file_names_give_the_period_kind_and_first_day(name, kind, start):
     assert from_file_name(name) == Period(kind, date.fromisoformat(start))
@@ -51,6 +52,9 @@ def test_a_name_that_is_none_of_the_patterns_has_no_period(name):
     pytest.param("2018年度统计报表", Period("year", date(2018, 1, 1)), id="zh-nian-du"),
     pytest.param("County service points statistics 2018-Q3", Period("quarter", date(2018, 7, 1)), id="en-quarter"),
     pytest.param("County service points statistics 2018-03", Period("month", date(2018, 3, 1)), id="en-month"),
+    pytest.param("砚山县服务点统计报表 2018年4-6月", Period("quarter", date(2018, 4, 1)), id="zh-months-of-a-quarter"),
+    pytest.param("砚山县服务点统计报表 2018年1月至12月", Period("year", date(2018, 1, 1)), id="zh-months-of-a-year"),
+    pytest.param("砚山县服务点统计报表 2018年2-4月", None, id="zh-months-of-no-period"),
     pytest.param("XX县服务点统计报表 YYYY年M月", None, id="template-placeholder"),
     pytest.param(None, None, id="no-title"),
 ])
