@@ -152,3 +152,40 @@ def test_the_whole_survey_loads_every_system_and_outlet(province, pg):
     reports = pg.execute("select count(*) from raw.monthly_reports where _source = any(%s)", (sources,)).fetchone()
     assert reports[0] == want["systems"].height == 9261
     assert result["blanked"] == want["blanked"]
+
+
+def test_each_outlet_type_gets_its_level_and_negative_codes_are_blanked(tmp_path):
+    # given a tiny survey in the PLS layout: one system with a central outlet, a branch, a bookmobile, a
+    # books-by-mail outlet and an outlet of no system; negative codes in several columns
+    systems = tmp_path / "systems.csv"
+    systems.write_bytes(("\ufeffSTABR,FSCSKEY,LIBNAME,POPU_LSA,VISITS,REGBOR,TOTCIR,BKVOL,TOTPRO,HRS_OPEN\n"
+                         "ZZ,ZZ0001,TEST SYSTEM,-9,1000,-1,500,-3,7,2000\n").encode())
+    outlets = tmp_path / "outlets.csv"
+    outlets.write_bytes((
+        "STABR,FSCSKEY,FSCS_SEQ,LIBNAME,C_OUT_TY,SQ_FEET,HOURS,WKS_OPEN,INCITSST,INCITSCO\n"
+        "ZZ,ZZ0001,002,CENTRAL \u2013 MAIN,CE,1000,2080,52,99,7\n"
+        "ZZ,ZZ0001,003,NORTH BRANCH,BR,-4,-1,-3,99,7\n"
+        "ZZ,ZZ0001,004,THE VAN,BS,-4,500,50,99,123\n"
+        "ZZ,ZZ0001,005,BY MAIL,BM,-4,0,0,99,7\n"
+        "ZZ,ZZ0009,001,LOST OUTLET,BR,100,100,10,99,7\n").encode("cp1252"))
+
+    # when it is planned (no warehouse needed)
+    p = pls.plan(systems, outlets)
+
+    # then the CE is the system, the others hang under it with their levels; negatives are blank and counted
+    rows = {r["library_code"]: r for r in p.libraries["ZZ"]}
+    assert [(c, r["level"], r.get("parent_code")) for c, r in rows.items()] == [
+        ("US-ZZ", "prefecture", "US"), ("ZZ0001", "county", "US-ZZ"), ("ZZ0001-003", "branch", "ZZ0001"),
+        ("ZZ0001-004", "mobile", "ZZ0001"), ("ZZ0001-005", "other_system", "ZZ0001"),
+        ("ZZ0009-001", "branch", "ZZ0009")]
+    assert (rows["ZZ0001"]["division_code"], rows["ZZ0001"]["population_served"]) == ("990007", "")
+    assert (rows["ZZ0001"]["floor_area_m2"], rows["ZZ0001"]["weekly_open_hours"]) == (92.9, 40.0)
+    assert rows["ZZ0001-003"]["floor_area_m2"] is None and rows["ZZ0001-003"]["weekly_open_hours"] is None
+    assert rows["ZZ0001-004"]["division_code"] == "990123"
+    assert rows["ZZ0001-005"]["weekly_open_hours"] == 0.0  # open 0 hours: 0, which is an answer
+    assert p.reports["ZZ"] == [{"library_code": "ZZ0001", "library_name": "TEST SYSTEM", "visits": "1000",
+                                "registered_readers": "", "loans": "500", "holdings": "", "activities": "7",
+                                "opening_hours": "2000"}]
+    assert dict(p.blanked) == {"POPU_LSA": 1, "REGBOR": 1, "BKVOL": 1, "SQ_FEET": 3, "HOURS": 1, "WKS_OPEN": 1}
+    assert (p.systems, p.outlets, p.orphan_outlets) == (1, 4, 1)
+    assert p.encodings == {"systems": "utf-8-sig", "outlets": "cp1252"}
