@@ -2,7 +2,9 @@
 ### shuyun_publish — dashboards and reports
 
 Scheduled by the Asset `shuyun://warehouse/marts` (emitted by `shuyun_transform`): publishes the Superset
-dashboards (`dashboards.publish.publish()`, assets as code in `dashboards/`) so they show the fresh marts.
+dashboards (`dashboards.publish.publish()`, assets as code in `dashboards/`) so they show the fresh marts, and
+exports the reporting chain's files (`reports.api.export_all()`: each county's printable scorecard and the
+quarterly statistics report .xlsx, in `.shuyun/reports/`). The two tasks are independent.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ default_args = {
     max_active_runs=1,
     default_args=default_args,
     dagrun_timeout=timedelta(hours=1),
-    tags=["shuyun", "superset"],
+    tags=["shuyun", "superset", "reports"],
     doc_md=__doc__,
 )
 def shuyun_publish():
@@ -41,7 +43,12 @@ def shuyun_publish():
     def publish_dashboards() -> None:
         steps.publish_dashboards()
 
+    @task
+    def export_reports() -> list[str]:
+        return steps.export_reports()
+
     publish_dashboards()
+    export_reports()
 
 
 shuyun_publish()

@@ -19,6 +19,7 @@ VERBS = {
     "quality": ("quality.cli:quality", "Run the Great Expectations gates; build Data Docs."),
     "airflow": ("shuyun.orchestration:airflow_cli", "Start/stop Airflow; trigger runs and backfills."),
     "superset": ("dashboards.cli:superset", "Start/stop Superset; publish the dashboards."),
+    "report": ("reports.cli:report", "Printable county scorecards (HTML/PDF) and the quarterly report (.xlsx)."),
     "bench": ("shuyun.bench:bench", "Benchmarks: ingestion, dbt, dashboards (print ratios against a baseline)."),
     "test": ("shuyun.testing:test", "Run the test suite (installs what browser tests need)."),
 }

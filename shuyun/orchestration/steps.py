@@ -296,3 +296,12 @@ def publish_dashboards() -> str:
     published = publish()
     log.info("published: %s", published)
     return str(published)
+
+
+def export_reports() -> list[str]:
+    """Every county's printable scorecard (latest month) and the quarterly statistics report, from the marts."""
+    from reports.api import export_all
+
+    written = [str(path) for path in export_all()]
+    log.info("reports: %s", written)
+    return written
