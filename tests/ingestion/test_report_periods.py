@@ -110,6 +110,8 @@ def _ingest(province, text: str, folder: str, name: str):
     pytest.param("report_202602.csv", "砚山县服务点月度统计报表 2026年2月", "month", "2026-02-01", id="month"),
     pytest.param("砚山县报表.csv", "砚山县服务点统计报表 2025年第4季度", "quarter", "2025-10-01",
                  id="name-without-period-title-with"),
+    pytest.param("report_202603.csv", "砚山县2026年服务点月度统计报表（3月）", "month", "2026-03-01",
+                 id="title-names-only-the-same-year"),
 ])
 def test_forms_of_each_period_load_with_their_type_and_first_day(province, pg, name, title, kind, start, request):
     result = _ingest(province, *_form(request.node.callspec.id, name, title))
