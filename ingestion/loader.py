@@ -184,7 +184,7 @@ def _form_period(form: readers.Form, ctx: F.Context) -> None:
     named = periods.Period(ctx.period_type, ctx.period_start) if ctx.period_start and ctx.period_type else None
     titled = periods.from_title(form.title)
     if named and titled and titled.kind == "year" and titled.start.year == named.start.year:
-        titled = None  # "砚山县2026年服务点月度统计报表（3月）": a bare year in the title is no contradiction
+        titled = None  # "砚山县2026年服务点统计报表" on a March form: a bare year is no contradiction
     if named and titled and named != titled:
         raise _whole_form(form, "bad_timestamp", f"the title {form.title!r} names {titled.describe()} but the file "
                                                  f"name {ctx.file_name} says {named.describe()}")

@@ -22,6 +22,8 @@ CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4}
 # 2018年1-3月 / 2018年1月至3月: a quarter when it spans one, the year when it spans 1-12
 TITLE_RANGE = re.compile(r"(?<!\d)(\d{4})\s*年\s*(\d{1,2})\s*月?\s*[-–—~～至到]\s*(\d{1,2})\s*月")
 TITLE_ZH = re.compile(r"(?<!\d)(\d{4})\s*年\s*(?:第\s*([1-4一二三四])\s*季度?|(\d{1,2})\s*月)?")
+LATER_QUARTER = re.compile(r"第\s*([1-4一二三四])\s*季度?")
+LATER_MONTH = re.compile(r"(?<!\d)(\d{1,2})\s*月(?!度)")  # 3月, not 月度 (monthly)
 TITLE_QUARTER = re.compile(r"(?<!\d)(\d{4})\s*-?\s*Q([1-4])(?!\d)", re.IGNORECASE)
 TITLE_MONTH = re.compile(r"(?<!\d)(\d{4})-(\d{2})(?!\d)")
 
@@ -78,7 +80,16 @@ def from_title(title: str | None) -> Period | None:
         if first % 3 == 1 and last == first + 2:
             return Period("quarter", date(year, first, 1))
         return None  # some other span of months is no period of the form
-    for pattern, groups in ((TITLE_ZH, (1, 3, 2)), (TITLE_QUARTER, (1, None, 2)), (TITLE_MONTH, (1, 2, None))):
+    match = TITLE_ZH.search(title)
+    if match:
+        year, quarter, month = match.groups()
+        if not (quarter or month):  # "砚山县2026年服务点月度统计报表（3月）": the month may come later
+            rest = title[match.end():]
+            later_quarter, later_month = LATER_QUARTER.search(rest), LATER_MONTH.search(rest)
+            quarter = later_quarter.group(1) if later_quarter else None
+            month = later_month.group(1) if later_month and not later_quarter else None
+        return _period(year, month, quarter)
+    for pattern, groups in ((TITLE_QUARTER, (1, None, 2)), (TITLE_MONTH, (1, 2, None))):
         match = pattern.search(title)
         if match:
             return _period(*(match.group(g) if g else None for g in groups))

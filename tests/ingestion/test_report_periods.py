@@ -55,6 +55,8 @@ def test_a_name_that_is_none_of_the_patterns_has_no_period(name):
     pytest.param("砚山县服务点统计报表 2018年4-6月", Period("quarter", date(2018, 4, 1)), id="zh-months-of-a-quarter"),
     pytest.param("砚山县服务点统计报表 2018年1月至12月", Period("year", date(2018, 1, 1)), id="zh-months-of-a-year"),
     pytest.param("砚山县服务点统计报表 2018年2-4月", None, id="zh-months-of-no-period"),
+    pytest.param("砚山县2026年服务点月度统计报表（3月）", Period("month", date(2026, 3, 1)), id="zh-year-first"),
+    pytest.param("砚山县2026年服务点统计报表 第二季度", Period("quarter", date(2026, 4, 1)), id="zh-year-first-q"),
     pytest.param("XX县服务点统计报表 YYYY年M月", None, id="template-placeholder"),
     pytest.param(None, None, id="no-title"),
 ])
@@ -110,7 +112,7 @@ def _ingest(province, text: str, folder: str, name: str):
     pytest.param("report_202602.csv", "砚山县服务点月度统计报表 2026年2月", "month", "2026-02-01", id="month"),
     pytest.param("砚山县报表.csv", "砚山县服务点统计报表 2025年第4季度", "quarter", "2025-10-01",
                  id="name-without-period-title-with"),
-    pytest.param("report_202603.csv", "砚山县2026年服务点月度统计报表（3月）", "month", "2026-03-01",
+    pytest.param("report_202603.csv", "砚山县2026年服务点统计报表", "month", "2026-03-01",
                  id="title-names-only-the-same-year"),
 ])
 def test_forms_of_each_period_load_with_their_type_and_first_day(province, pg, name, title, kind, start, request):
