@@ -128,6 +128,9 @@ create table if not exists raw.holdings_items (
     _loaded_at timestamptz not null
 );
 create index if not exists holdings_items_batch on raw.holdings_items (_batch_id);
+-- Items by barcode: an incremental dbt run attributes the day's events to their items' latest holdings record
+-- by look-up (fct_circulation_events), instead of deduplicating the whole stock on every run.
+create index if not exists holdings_items_item on raw.holdings_items (item_barcode);
 
 -- Monthly/quarterly/annual statistics forms (service points without an ILS report by form).
 -- Null means "not reported / not applicable" -- never silently 0.
