@@ -49,6 +49,7 @@ def test_summary_per_dashboard_and_overall():
     assert (overview.p50_ms, overview.p95_ms) == (140, 900)
     assert overview.worst.chart == "overview_flows_sankey"
     assert overview.over_target == ("overview_flows_sankey",)
+    assert bench.summarize(times, "x").over_target == ("overview_flows_sankey",)
     assert (scorecard.p50_ms, scorecard.p95_ms, scorecard.worst.chart) == (60, 70, "county_kpi_loans")
     assert scorecard.over_target == ()
     # and overall: 15 requests, the worst chart is the one with the highest p95, the baseline's median
@@ -92,3 +93,9 @@ def test_sql_filters_are_anded_into_where_and_an_unknown_viz_type_is_named():
     assert bench.query_context(form_data)["queries"][0]["extras"]["where"] == "(a > 1) AND (b < 2)"
     with pytest.raises(bench.BenchError, match="chart 9: viz type 'word_cloud' is not known"):
         bench.query_context({"viz_type": "word_cloud", "datasource": "3__table", "slice_id": 9})
+
+
+def test_every_chart_asset_has_a_unique_short_name():
+    names = bench.chart_names()
+    assert len(names) == len(list(bench.CHARTS_DIR.glob("*.yaml")))
+    assert len(set(names.values())) == len(names)
