@@ -60,7 +60,8 @@ counties as (
         max(prefecture_name_zh) as prefecture_name_zh,
         max(population_served) filter (where level = 'county') as population_served,
         max(staff) filter (where level = 'county') as main_library_staff,
-        max(circulation_days_covered) as circulation_days_covered,
+        -- the days the county's figures cover: its circulation span plus forms for days no log reaches
+        max(days_covered) as days_covered,
         sum(forms_filed) as forms_filed,
         bool_or(on_circulation_log) as on_circulation_log,
 
@@ -68,22 +69,22 @@ counties as (
         sum(loans_log) as loans_log,
         sum(loans_form) as loans_form,
         sum(loans_used) filter (where level <> 'county') as outlet_loans,
-        string_agg(distinct loans_source, '+' order by loans_source) as loans_source,
+        {{ merge_sources('loans_source') }} as loans_source,
         sum(visits_used) as visits,
         sum(visits_log) as visits_log,
         sum(visits_form) as visits_form,
-        string_agg(distinct visits_source, '+' order by visits_source) as visits_source,
+        {{ merge_sources('visits_source') }} as visits_source,
         sum(volumes_held_used) as volumes_held,
-        string_agg(distinct volumes_held_source, '+' order by volumes_held_source) as volumes_held_source,
+        {{ merge_sources('volumes_held_source') }} as volumes_held_source,
         sum(volumes_held_log) filter (where volumes_not_lent is not null) as volumes_held_lendable,
         sum(volumes_not_lent) as volumes_not_lent,
         sum(new_volumes_used) as new_volumes,
-        string_agg(distinct new_volumes_source, '+' order by new_volumes_source) as new_volumes_source,
+        {{ merge_sources('new_volumes_source') }} as new_volumes_source,
         sum(new_volumes_log) filter (where level in ('county', 'branch')) as system_new_volumes,
         sum(new_volumes_log) as new_volumes_holdings,
         sum(new_children_volumes) as new_children_volumes,
         sum(reader_activities_used) as reader_activities,
-        string_agg(distinct reader_activities_source, '+' order by reader_activities_source)
+        {{ merge_sources('reader_activities_source') }}
             as reader_activities_source,
         sum(lectures) as lectures,
         sum(exhibitions) as exhibitions,
@@ -92,8 +93,10 @@ counties as (
         count(*) filter (where registered_readers is not null) as libraries_reporting_readers,
         count(*) filter (where level in ('branch', 'service_point', 'mobile', 'self_service')
                          and (valid_to is null or valid_to >= period_end)) as outlets,
-        count(*) filter (where level = 'branch') as branches,
-        count(*) filter (where level = 'service_point') as service_points,
+        -- branches and service points that belong to the county at the period's end
+        count(*) filter (where level = 'branch' and (valid_to is null or valid_to >= period_end)) as branches,
+        count(*) filter (where level = 'service_point' and (valid_to is null or valid_to >= period_end))
+            as service_points,
         sum(quarters_with_rotation) filter (where level = 'branch') as branch_quarters_with_rotation,
         sum(months_with_rotation) filter (where level = 'service_point') as point_months_with_rotation,
         count(*) as libraries
@@ -108,12 +111,7 @@ county_rows as (
         counties.*,
         active_readers.active_readers,
         returns.returned_loans,
-        returns.returned_elsewhere,
-        -- days the period's data covers: the county's circulation span, else the whole period when forms
-        -- cover it (a county without an ILS reports by form only)
-        case when counties.on_circulation_log then counties.circulation_days_covered
-             when counties.forms_filed > 0 then counties.period_days
-             else 0 end as days_covered
+        returns.returned_elsewhere
     from counties
     left join active_readers using (period_type, period_start, county_code)
     left join returns using (period_type, period_start, county_code)
@@ -189,8 +187,7 @@ rollups as (
         sum({{ c }}) as {{ c }},
         {%- endfor %}
         {%- for s in sources %}
-        (select string_agg(distinct part, '+' order by part)
-         from unnest(string_to_array(string_agg({{ s }}, '+'), '+')) as part) as {{ s }},
+        {{ merge_sources(s) }} as {{ s }},
         {%- endfor %}
         {%- for name, num, den in ratios %}
         sum({{ name }}_num) as {{ name }}_num,

@@ -1,4 +1,7 @@
--- Grain: one library (its version valid at the period's end, or last during it) x reporting period.
+-- Grain: one library x county it belonged to during the period x reporting period. A library that moved to
+-- another county during the period has one row per county: flows (loans, visits, forms, activities) count
+-- where the fact was attributed on its date; stocks and registry figures (volumes held, floor area…) sit on the
+-- row of the version valid at the period's end (is_period_end_version), null on the other.
 -- Every measure is kept twice where two feeds carry it — from transaction logs (_log) and from the statistics
 -- form (_form) — and once as used (_used) with its source: a library that is on a log feed (its county
 -- delivers that feed, it is not a form-only point) is counted from the log, otherwise from its form.
@@ -15,21 +18,26 @@ periods as (
 
 library_periods as (
 
-    select distinct on (periods.period_type, periods.period_start, libraries.library_code)
+    -- the library's last version in each county it belonged to during the period
+    select distinct on (periods.period_type, periods.period_start, libraries.library_code, libraries.county_code)
         periods.period_type,
         periods.kind_rank,
         periods.period_start,
         periods.period_end,
         periods.period_days,
         libraries.*,
-        versions.source_system
+        versions.source_system,
+        libraries.valid_from = max(libraries.valid_from) over (
+            partition by periods.period_type, periods.period_start, libraries.library_code
+        ) as is_period_end_version
     from periods
     inner join {{ ref('dim_library') }} as libraries
         on libraries.valid_from < periods.period_end
         and (libraries.valid_to is null or libraries.valid_to > periods.period_start)
     inner join {{ ref('int_libraries_versioned') }} as versions
         on versions.library_version_key = libraries.library_version_key
-    order by periods.period_type, periods.period_start, libraries.library_code, libraries.valid_from desc
+    order by periods.period_type, periods.period_start, libraries.library_code, libraries.county_code,
+        libraries.valid_from desc
 
 ),
 
@@ -43,15 +51,20 @@ circulation_spans as (
 
 ),
 
-gate_libraries as (
+gate_spans as (
 
-    select distinct library_code from {{ ref('fct_library_daily') }} where visits is not null
+    select library_code, min(date_day) as first_day, max(date_day) as last_day
+    from {{ ref('fct_library_daily') }}
+    where visits is not null
+    group by library_code
 
 ),
 
-activity_counties as (
+activity_spans as (
 
-    select distinct county_code from {{ ref('fct_activities') }}
+    select county_code, min(activity_date) as first_day, max(activity_date) as last_day
+    from {{ ref('fct_activities') }}
+    group by county_code
 
 ),
 
@@ -64,11 +77,30 @@ holdings_libraries as (
 daily as (
 
     select
-        periods.period_type, periods.period_start, daily.library_code,
+        periods.period_type, periods.period_start, daily.library_code, daily.county_code,
         sum(daily.loans) as loans, sum(daily.returns) as returns, sum(daily.visits) as visits
     from {{ ref('fct_library_daily') }} as daily
     inner join periods on daily.date_day >= periods.period_start and daily.date_day < periods.period_end
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
+
+),
+
+form_periods as (
+
+    select
+        reports.*,
+        (reports.month_start + case reports.period_type when 'year' then interval '1 year'
+                                                        when 'quarter' then interval '3 months'
+                                                        else interval '1 month' end)::date as form_end,
+        -- the log spans: where a log covers any day of the form's period the log is used; a form for a period
+        -- no log reaches (e.g. the months before a county's ILS went live) adds to the log's figures
+        circulation_spans.first_day as circulation_first_day, circulation_spans.last_day as circulation_last_day,
+        gate_spans.first_day as gate_first_day, gate_spans.last_day as gate_last_day,
+        activity_spans.first_day as activity_first_day, activity_spans.last_day as activity_last_day
+    from {{ ref('fct_monthly_reports') }} as reports
+    left join circulation_spans on circulation_spans.county_code = reports.county_code
+    left join gate_spans on gate_spans.library_code = reports.library_code
+    left join activity_spans on activity_spans.county_code = reports.county_code
 
 ),
 
@@ -76,18 +108,28 @@ forms as (
 
     -- forms whose whole period lies inside the reporting period: months add up to quarters and years;
     -- stocks (holdings, registered readers) come from the latest form; active readers only from a form of
-    -- exactly this period (distinct readers do not add up across months)
+    -- exactly this period (distinct readers do not add up across months). *_off_log: the part of a flow
+    -- reported for days no log covers.
     select
-        periods.period_type, periods.period_start, reports.library_code,
+        periods.period_type, periods.period_start, reports.library_code, reports.county_code,
         count(*) as forms,
-        sum((reports.month_start + case reports.period_type when 'year' then interval '1 year'
-                                                          when 'quarter' then interval '3 months'
-                                                          else interval '1 month' end)::date - reports.month_start)
-            as form_days,
+        sum(reports.form_end - reports.month_start) as form_days,
+        sum(reports.form_end - reports.month_start) filter (
+            where reports.circulation_first_day is null or reports.form_end <= reports.circulation_first_day
+               or reports.month_start > reports.circulation_last_day) as form_days_off_log,
         sum(reports.visits) as visits,
+        sum(reports.visits) filter (
+            where reports.gate_first_day is null or reports.form_end <= reports.gate_first_day
+               or reports.month_start > reports.gate_last_day) as visits_off_log,
         sum(reports.loans) as loans,
+        sum(reports.loans) filter (
+            where reports.circulation_first_day is null or reports.form_end <= reports.circulation_first_day
+               or reports.month_start > reports.circulation_last_day) as loans_off_log,
         sum(reports.new_volumes) as new_volumes,
         sum(reports.activities) as activities,
+        sum(reports.activities) filter (
+            where reports.activity_first_day is null or reports.form_end <= reports.activity_first_day
+               or reports.month_start > reports.activity_last_day) as activities_off_log,
         sum(reports.participants) as participants,
         sum(reports.trainings) as trainings,
         (array_agg(reports.holdings order by reports.month_start desc)
@@ -95,13 +137,10 @@ forms as (
         (array_agg(reports.registered_readers order by reports.month_start desc)
             filter (where reports.registered_readers is not null))[1] as registered_readers,
         max(reports.active_readers) filter (where reports.period_type = periods.period_type) as active_readers
-    from {{ ref('fct_monthly_reports') }} as reports
+    from form_periods as reports
     inner join periods
-        on reports.month_start >= periods.period_start
-        and (reports.month_start + case reports.period_type when 'year' then interval '1 year'
-                                                             when 'quarter' then interval '3 months'
-                                                             else interval '1 month' end)::date <= periods.period_end
-    group by 1, 2, 3
+        on reports.month_start >= periods.period_start and reports.form_end <= periods.period_end
+    group by 1, 2, 3, 4
 
 ),
 
@@ -180,7 +219,7 @@ new_titles as (
 activities as (
 
     select
-        periods.period_type, periods.period_start, activities.library_code,
+        periods.period_type, periods.period_start, activities.library_code, activities.county_code,
         count(*) filter (where activities.activity_type <> 'training') as reader_activities,
         count(*) filter (where activities.activity_type = 'lecture') as lectures,
         count(*) filter (where activities.activity_type = 'exhibition') as exhibitions,
@@ -190,7 +229,7 @@ activities as (
     from {{ ref('fct_activities') }} as activities
     inner join periods
         on activities.activity_date >= periods.period_start and activities.activity_date < periods.period_end
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 
 ),
 
@@ -217,15 +256,18 @@ flags as (
             and circulation_spans.last_day >= library_periods.period_start as on_circulation_log,
         greatest(0, least(library_periods.period_end, circulation_spans.last_day + 1)
             - greatest(library_periods.period_start, circulation_spans.first_day)) as circulation_days_covered,
-        gate_libraries.library_code is not null as on_gate_counts,
-        holdings_libraries.library_code is not null as on_holdings,
-        coalesce(library_periods.source_system, '') <> 'form' and activity_counties.county_code is not null
-            as on_activity_log
+        coalesce(gate_spans.first_day < library_periods.period_end
+                 and gate_spans.last_day >= library_periods.period_start, false) as on_gate_counts,
+        holdings_libraries.library_code is not null as has_holdings,
+        holdings_libraries.library_code is not null and library_periods.is_period_end_version as on_holdings,
+        coalesce(library_periods.source_system, '') <> 'form'
+            and coalesce(activity_spans.first_day < library_periods.period_end
+                         and activity_spans.last_day >= library_periods.period_start, false) as on_activity_log
     from library_periods
     left join circulation_spans on circulation_spans.county_code = library_periods.county_code
-    left join gate_libraries on gate_libraries.library_code = library_periods.library_code
+    left join gate_spans on gate_spans.library_code = library_periods.library_code
     left join holdings_libraries on holdings_libraries.library_code = library_periods.library_code
-    left join activity_counties on activity_counties.county_code = library_periods.county_code
+    left join activity_spans on activity_spans.county_code = library_periods.county_code
 
 )
 
@@ -255,6 +297,7 @@ select
     flags.periodicals,
     flags.valid_from,
     flags.valid_to,
+    flags.is_period_end_version,
     flags.on_circulation_log,
     flags.circulation_days_covered,
     flags.on_gate_counts,
@@ -262,28 +305,35 @@ select
     flags.on_activity_log,
     coalesce(forms.forms, 0) as forms_filed,
     -- the days this library's figures cover: its county's circulation span when it is on the log, else its forms'
-    case when flags.on_circulation_log then flags.circulation_days_covered
+    case when flags.on_circulation_log
+             then least(flags.circulation_days_covered + coalesce(forms.form_days_off_log, 0), flags.period_days)
          else least(coalesce(forms.form_days, 0), flags.period_days) end::integer as days_covered,
 
     -- loans
     case when flags.on_circulation_log then coalesce(daily.loans, 0) end as loans_log,
     forms.loans as loans_form,
-    case when flags.on_circulation_log then coalesce(daily.loans, 0) else forms.loans end as loans_used,
-    case when flags.on_circulation_log then 'logs' when forms.loans is not null then 'forms' end as loans_source,
+    case when flags.on_circulation_log then coalesce(daily.loans, 0) + coalesce(forms.loans_off_log, 0)
+         else forms.loans end as loans_used,
+    case when flags.on_circulation_log and forms.loans_off_log is not null then 'forms+logs'
+         when flags.on_circulation_log then 'logs' when forms.loans is not null then 'forms' end as loans_source,
     case when flags.on_circulation_log then coalesce(daily.returns, 0) end as returns_log,
 
     -- visits
     case when flags.on_gate_counts then coalesce(daily.visits, 0) end as visits_log,
     forms.visits as visits_form,
-    case when flags.on_gate_counts then coalesce(daily.visits, 0) else forms.visits end as visits_used,
-    case when flags.on_gate_counts then 'logs' when forms.visits is not null then 'forms' end as visits_source,
+    case when flags.on_gate_counts then coalesce(daily.visits, 0) + coalesce(forms.visits_off_log, 0)
+         else forms.visits end as visits_used,
+    case when flags.on_gate_counts and forms.visits_off_log is not null then 'forms+logs'
+         when flags.on_gate_counts then 'logs' when forms.visits is not null then 'forms' end as visits_source,
 
     -- stock
     case when flags.on_holdings then coalesce(stock.volumes_held, 0) end as volumes_held_log,
     forms.holdings as volumes_held_form,
-    case when flags.on_holdings then coalesce(stock.volumes_held, 0) else forms.holdings end as volumes_held_used,
-    case when flags.on_holdings then 'holdings' when forms.holdings is not null then 'forms' end
-        as volumes_held_source,
+    -- a library with item-level holdings is counted from them, once, on its period-end row
+    case when flags.on_holdings then coalesce(stock.volumes_held, 0) when not flags.has_holdings then forms.holdings
+    end as volumes_held_used,
+    case when flags.on_holdings then 'holdings' when not flags.has_holdings and forms.holdings is not null
+         then 'forms' end as volumes_held_source,
     case when flags.on_holdings then coalesce(stock.titles_held, 0) end as titles_held,
     case when flags.on_holdings and flags.on_circulation_log then coalesce(stock.volumes_not_lent, 0) end
         as volumes_not_lent,
@@ -291,19 +341,21 @@ select
     -- acquisitions
     case when flags.on_holdings then coalesce(acquisitions.new_volumes, 0) end as new_volumes_log,
     forms.new_volumes as new_volumes_form,
-    case when flags.on_holdings then coalesce(acquisitions.new_volumes, 0) else forms.new_volumes end
-        as new_volumes_used,
-    case when flags.on_holdings then 'holdings' when forms.new_volumes is not null then 'forms' end
-        as new_volumes_source,
+    case when flags.on_holdings then coalesce(acquisitions.new_volumes, 0)
+         when not flags.has_holdings then forms.new_volumes end as new_volumes_used,
+    case when flags.on_holdings then 'holdings' when not flags.has_holdings and forms.new_volumes is not null
+         then 'forms' end as new_volumes_source,
     case when flags.on_holdings then coalesce(acquisitions.new_children_volumes, 0) end as new_children_volumes,
     case when flags.on_holdings then coalesce(new_titles.new_titles, 0) end as new_titles,
 
     -- activities and trainings
     case when flags.on_activity_log then coalesce(activities.reader_activities, 0) end as reader_activities_log,
     forms.activities as reader_activities_form,
-    case when flags.on_activity_log then coalesce(activities.reader_activities, 0) else forms.activities end
-        as reader_activities_used,
-    case when flags.on_activity_log then 'logs' when forms.activities is not null then 'forms' end
+    case when flags.on_activity_log
+             then coalesce(activities.reader_activities, 0) + coalesce(forms.activities_off_log, 0)
+         else forms.activities end as reader_activities_used,
+    case when flags.on_activity_log and forms.activities_off_log is not null then 'forms+logs'
+         when flags.on_activity_log then 'logs' when forms.activities is not null then 'forms' end
         as reader_activities_source,
     case when flags.on_activity_log then coalesce(activities.lectures, 0) end as lectures,
     case when flags.on_activity_log then coalesce(activities.exhibitions, 0) end as exhibitions,
@@ -320,10 +372,19 @@ select
     coalesce(rotations_in.months_with_rotation, 0) as months_with_rotation,
     coalesce(rotations_in.quarters_with_rotation, 0) as quarters_with_rotation
 from flags
-left join daily using (period_type, period_start, library_code)
-left join forms using (period_type, period_start, library_code)
-left join stock using (period_type, period_start, library_code)
-left join acquisitions using (period_type, period_start, library_code)
-left join new_titles using (period_type, period_start, library_code)
-left join activities using (period_type, period_start, library_code)
-left join rotations_in using (period_type, period_start, library_code)
+left join daily using (period_type, period_start, library_code, county_code)
+left join forms using (period_type, period_start, library_code, county_code)
+left join activities using (period_type, period_start, library_code, county_code)
+-- stocks, acquisitions and rotations belong to the library as it stood at the period's end
+left join stock
+    on stock.period_type = flags.period_type and stock.period_start = flags.period_start
+    and stock.library_code = flags.library_code and flags.is_period_end_version
+left join acquisitions
+    on acquisitions.period_type = flags.period_type and acquisitions.period_start = flags.period_start
+    and acquisitions.library_code = flags.library_code and flags.is_period_end_version
+left join new_titles
+    on new_titles.period_type = flags.period_type and new_titles.period_start = flags.period_start
+    and new_titles.library_code = flags.library_code and flags.is_period_end_version
+left join rotations_in
+    on rotations_in.period_type = flags.period_type and rotations_in.period_start = flags.period_start
+    and rotations_in.library_code = flags.library_code and flags.is_period_end_version

@@ -27,7 +27,7 @@ indicators as (
 county_libraries as (
 
     select * from {{ ref('int_indicator_library_periods') }}
-    where period_type = 'year' and level = 'county'
+    where period_type = 'year' and level = 'county' and is_period_end_version
 
 ),
 

@@ -24,10 +24,40 @@
 
 with
 
-libraries as (
+library_years as (
 
     select * from {{ ref('int_indicator_library_periods') }}
     where period_type = 'year' and level in ('branch', 'service_point')
+
+),
+
+flows as (
+
+    -- a library that moved county during the year: its flows from every county it was in
+    select library_code, period_start,
+        sum(new_volumes_used) as new_volumes_used, sum(reader_activities_used) as reader_activities_used,
+        sum(staff_trainings) as staff_trainings, max(days_covered) as days_covered
+    from library_years
+    group by library_code, period_start
+
+),
+
+libraries as (
+
+    select
+        library_years.library_code, library_years.library_version_key, library_years.name_zh,
+        library_years.level, library_years.level_zh, library_years.parent_code, library_years.county_code,
+        library_years.county_name_zh, library_years.prefecture_code, library_years.period_start,
+        library_years.period_end, library_years.period_days, flows.days_covered, library_years.valid_from,
+        library_years.valid_to, library_years.floor_area_m2, library_years.networked_pcs, library_years.seats,
+        library_years.children_seats, library_years.periodicals, library_years.weekly_open_hours,
+        library_years.staff, library_years.volumes_held_used, library_years.volumes_held_source,
+        library_years.titles_held, flows.new_volumes_used, library_years.new_volumes_source,
+        library_years.new_titles, library_years.new_children_volumes, library_years.new_volumes_log,
+        flows.reader_activities_used, library_years.reader_activities_source, flows.staff_trainings
+    from library_years
+    inner join flows using (library_code, period_start)
+    where library_years.is_period_end_version
 
 ),
 

@@ -115,6 +115,7 @@ judged as (
         dictionary.family as indicator_family,
         dictionary.unit_zh,
         dictionary.direction,
+        dictionary.is_annual_flow,
         values_long.days_covered >= values_long.period_days as is_complete_period,
         targets.target as annual_target,
         targets.target_source,
@@ -135,8 +136,8 @@ statused as (
             when value is null then 'not_computable'
             when target is null then 'no_target'
             when (direction = 'higher' and value >= target) or (direction = 'lower' and value <= target)
-                then case when is_complete_period then 'pass' else 'on_track' end
-            else case when is_complete_period then 'fail' else 'behind' end
+                then case when is_complete_period or not is_annual_flow then 'pass' else 'on_track' end
+            else case when is_complete_period or not is_annual_flow then 'fail' else 'behind' end
         end as status
     from judged
 
