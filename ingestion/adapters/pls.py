@@ -10,8 +10,10 @@ book vans. The mapping (docs/feeds.md, "Adapted third-party data"):
     <FSCSKEY>-<FSCS_SEQ>    every other outlet, parent the system: BR → branch, BS (bookmobile) → mobile,
                             BM (books-by-mail) → other_system; any other type goes to the registry as it is
                             and is quarantined there (unknown_code) — FY2018 has one, `MO` (a "LIBRARY BY MAIL")
-    division_code           INCITSST (2) + "0" + INCITSCO (3): six digits whose first two are the state,
-                            like a GB/T 2260 code's province; the system takes its CE's (else its first outlet's)
+    division_code           outlets: INCITSST (2) + "0" + INCITSCO (3), six digits whose first two are the state,
+                            like a GB/T 2260 code's province. A system: its FSCSKEY (six characters, unique) — the
+                            warehouse keys a county system's figures (dim_library.county_code) on its division
+                            code, and several PLS systems often share one US county
     valid_from              2018-01-01
 
 Annual figures go on one statistics-report row per system (`report_2018.csv`, period year 2018, one form per
@@ -151,10 +153,9 @@ def plan(systems_csv: Path, outlets_csv: Path, states: list[str] | None = None) 
             state_fips[state][(outlet.get("INCITSST") or "").strip()] += 1
         if system is not None:
             population = blank(system, "POPU_LSA")
-            place = central or (own[0] if own else None)
             libraries[state].append({
                 "library_code": key, "name_zh": system["LIBNAME"].strip(), "name_en": system["LIBNAME"].strip(),
-                "level": "county", "parent_code": f"{ROOT}-{state}", "division_code": _division(place or {}),
+                "level": "county", "parent_code": f"{ROOT}-{state}", "division_code": key,
                 "population_served": population, "valid_from": VALID_FROM, "source_system": source_of(state),
                 **_facilities(central, blank),
             })

@@ -83,7 +83,7 @@ def test_the_hierarchy_folds_the_central_outlet_into_its_system(loaded, pg):
         ([pls.source_of(s) for s in STATES],))}
     # Anchorage: the system is the 总馆 (county), its CE (AK0002-011) is not a library of its own
     assert libs["US-AK"][:3] == ("prefecture", "US", "020000")
-    assert libs["AK0002"][:3] == ("county", "US-AK", "020020")
+    assert libs["AK0002"][:3] == ("county", "US-AK", "AK0002")
     assert "AK0002-011" not in libs
     ce = expected(["AK"])["outlets"].filter(pl.col("LIBID") == "AK0002-011").row(0, named=True)
     assert libs["AK0002"][3] == round(int(ce["SQ_FEET"]) * 0.09290304, 1)
@@ -178,7 +178,8 @@ def test_each_outlet_type_gets_its_level_and_negative_codes_are_blanked(tmp_path
         ("US-ZZ", "prefecture", "US"), ("ZZ0001", "county", "US-ZZ"), ("ZZ0001-003", "branch", "ZZ0001"),
         ("ZZ0001-004", "mobile", "ZZ0001"), ("ZZ0001-005", "other_system", "ZZ0001"),
         ("ZZ0009-001", "branch", "ZZ0009")]
-    assert (rows["ZZ0001"]["division_code"], rows["ZZ0001"]["population_served"]) == ("990007", "")
+    # a system's division code is its FSCSKEY: several systems may share one US county
+    assert (rows["ZZ0001"]["division_code"], rows["ZZ0001"]["population_served"]) == ("ZZ0001", "")
     assert (rows["ZZ0001"]["floor_area_m2"], rows["ZZ0001"]["weekly_open_hours"]) == (92.9, 40.0)
     assert rows["ZZ0001-003"]["floor_area_m2"] is None and rows["ZZ0001-003"]["weekly_open_hours"] is None
     assert rows["ZZ0001-004"]["division_code"] == "990123"
