@@ -3,8 +3,10 @@
     the item's home library from the item barcode ranges (the range with the greatest first <= barcode,
     if its last >= barcode), CLC class and audience from holdings, and the 通借通还 flags.
     int_circulation_events_attributed applies it to all events (full refresh, unit tests);
-    fct_circulation_events to the events of the days it rebuilds. -#}
-{% macro attribute_circulation_events(events) -%}
+    fct_circulation_events to the events of the days it rebuilds, with `holdings_by_item`: each event
+    then looks its item up (the item filter reaches below the window of stg_raw__holdings_items, which
+    partitions by item, and raw's index on item_barcode) instead of deduplicating the whole stock. -#}
+{% macro attribute_circulation_events(events, holdings_by_item=false) -%}
     select
         events.event_id,
         events.event_type,
@@ -46,7 +48,15 @@
         order by item_ranges.first_barcode desc
         limit 1
     ) as item_range on item_range.last_barcode >= events.item_barcode_number
+    {% if holdings_by_item -%}
+    left join lateral (
+        select item.clc_top_class, item.is_children from {{ ref('stg_raw__holdings_items') }} as item
+        where item.item_barcode = events.item_barcode
+        offset 0
+    ) as holdings on true
+    {%- else -%}
     left join (
         select item_barcode, clc_top_class, is_children from {{ ref('stg_raw__holdings_items') }}
     ) as holdings on holdings.item_barcode = events.item_barcode
+    {%- endif %}
 {%- endmacro %}

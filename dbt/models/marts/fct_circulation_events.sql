@@ -54,11 +54,11 @@ delivered as (
     from {{ ref('stg_raw__circulation_deliveries') }}
     where _batch_id = any (array(
             select kept._batch_id from {{ this }} as kept
-            where kept.event_date in (select rebuild_day from rebuild_days)
+            where kept.event_date = any (array(select rebuild_day from rebuild_days))
             union
             select new_lines._batch_id from new_lines
         ))
-        and event_date in (select rebuild_day from rebuild_days)
+        and event_date = any (array(select rebuild_day from rebuild_days))
         and not is_held
 
 ),
@@ -80,7 +80,7 @@ deduplicated as (
 
 events as (
 
-    {{ attribute_circulation_events('deduplicated') }}
+    {{ attribute_circulation_events('deduplicated', holdings_by_item=true) }}
 
 )
 {% else %}

@@ -8,7 +8,7 @@
     incremental_strategy='delete+insert',
     unique_key='date_day',
     on_schema_change='fail',
-    indexes=[{'columns': ['date_day']}, {'columns': ['county_code', 'date_day']}],
+    indexes=[{'columns': ['date_day']}, {'columns': ['county_code', 'date_day']}, {'columns': ['_loaded_at']}],
 ) }}
 
 with
@@ -36,7 +36,7 @@ circulation as (
         max(_loaded_at) as _loaded_at
     from {{ ref('fct_circulation_events') }}
     {% if is_incremental() %}
-    where event_date in (select rebuild_day from rebuild_days)
+    where event_date = any (array(select rebuild_day from rebuild_days))
     {% endif %}
     group by library_code, event_date
 

@@ -33,7 +33,7 @@ touched_items as (
 
     select item_barcode, min(event_at) as first_touched_at
     from {{ ref('fct_circulation_events') }}
-    where event_date in (select rebuild_day from rebuild_days)
+    where event_date = any (array(select rebuild_day from rebuild_days))
     group by item_barcode
 
 ),
@@ -55,6 +55,7 @@ item_events as (
         from {{ ref('fct_circulation_events') }} as item_event
         where item_event.item_barcode = touched_items.item_barcode
             and item_event.event_at >= coalesce(last_loan.loan_at, '-infinity'::timestamptz)
+        offset 0  -- keeps the look-up per item (index on item_barcode, event_at), never a scan of the fact
     ) as item_event
 
 ),
