@@ -74,7 +74,7 @@ valued as (
 
 ),
 
-annualised as (
+annualised as materialized (  -- materialized: the points lookup reads a plain column
 
     select
         valued.*,
@@ -87,14 +87,23 @@ annualised as (
 
 ),
 
-scored as (
+steps_reached as (
 
-    select
-        annualised.*,
-        (select max(points_table.points) from points_table
-         where points_table.indicator_id = annualised.indicator_id
-           and annualised.value_for_points >= points_table.min_value) as step_points
+    select annualised.library_code, annualised.period_start, annualised.indicator_id,
+        max(points_table.points) as step_points
     from annualised
+    inner join points_table
+        on points_table.indicator_id = annualised.indicator_id
+        and annualised.value_for_points >= points_table.min_value
+    group by 1, 2, 3
+
+),
+
+scored as materialized (
+
+    select annualised.*, steps_reached.step_points
+    from annualised
+    left join steps_reached using (library_code, period_start, indicator_id)
 
 ),
 
