@@ -110,6 +110,8 @@ create table if not exists raw.visitor_counts (
     _loaded_at timestamptz not null
 );
 create index if not exists visitor_counts_batch on raw.visitor_counts (_batch_id);
+-- Gate counts by period: an incremental dbt run (fct_library_daily) reads only the rebuilt days' periods.
+create index if not exists visitor_counts_period on raw.visitor_counts (period_start);
 
 create table if not exists raw.holdings_items (
     county_code        text not null,
