@@ -13,9 +13,12 @@ import datetime as dt
 import os
 import socket
 from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
 from shuyun import settings
 from shuyun import warehouse as wh
@@ -209,11 +212,245 @@ def load_marts(conn: psycopg.Connection) -> None:
         )
 
 
+# ---------------------------------------------------------------- the indicator marts (issue 8)
+# Created from their dbt contract (_indicators__models.yml: every column with its data type), so a dataset that
+# reads a column the contract lacks fails here. The rows follow the marts' rules on a few hand-checkable numbers.
+
+INDICATOR_CONTRACT = (Path(__file__).resolve().parents[2] / "dbt" / "models" / "marts" / "indicators"
+                      / "_indicators__models.yml")
+INDICATOR_MARTS = ("dim_indicator", "mart_county_scorecard", "mart_branch_compliance", "mart_assessment")
+
+# (period_type, start, end, days): the last quarter of 2025 is complete, 2026 so far covers January and February
+SCORECARD_PERIODS = [
+    ("quarter", dt.date(2025, 10, 1), dt.date(2026, 1, 1), 92),
+    ("month", dt.date(2026, 1, 1), dt.date(2026, 2, 1), 31),
+    ("month", dt.date(2026, 2, 1), dt.date(2026, 3, 1), 28),
+    ("quarter", dt.date(2026, 1, 1), dt.date(2026, 4, 1), 90),
+    ("year", dt.date(2026, 1, 1), dt.date(2027, 1, 1), 365),
+]
+LOANS_PER_DAY = {"532622": 400, "532623": 300, "530124": 200}
+# (indicator, name, family, unit, annual flow, county target a year or None)
+INDICATORS = [
+    ("loans", "书刊文献外借册次", "statistic", "册次", True, None),
+    ("loans_per_capita", "人均外借册次", "performance", "册次/人", True, None),
+    ("staff", "专职工作人员", "standard", "人", False, 8),
+    ("lectures", "讲座次数", "standard", "次", True, 6),
+    ("service_point_village_coverage", "服务点村（社区）覆盖率", "performance", "%", False, None),
+    ("floor_area_m2", "建筑面积", "standard", "平方米", False, None),
+    ("networked_pcs", "联网电脑", "standard", "台", False, None),
+    ("new_volumes", "年新增藏量", "standard", "册", True, None),
+    ("titles_held", "藏书种数", "standard", "种", False, None),
+    ("digital_funding", "数字图书馆经费保障", "digital", "分", False, None),
+]
+VILLAGES_REASON = "no feed carries the number of villages/communities (村、社区) of a county"
+
+
+def days_covered(county_code: str, start: dt.date, end: dt.date) -> int:
+    """Days of the period the county's data covers: up to LAST_DAY, or the lagging county's last day."""
+    last = LAGGING[1] if county_code == LAGGING[0] else LAST_DAY
+    return max(0, (min(end - dt.timedelta(days=1), last) - start).days + 1)
+
+
+def status(value, target, annual_flow: bool, complete: bool) -> str:
+    if value is None:
+        return "not_computable"
+    if target is None:
+        return "no_target"
+    judged_whole = complete or not annual_flow
+    if value >= target:
+        return "pass" if judged_whole else "on_track"
+    return "fail" if judged_whole else "behind"
+
+
+def _rank(rows: list[dict], key: str) -> None:
+    """Rank (1 = best) and percentile (cume_dist, 100 = best) among the rows that have a value."""
+    valued = [r for r in rows if r["value"] is not None]
+    for r in valued:
+        r[f"rank_in_{key}"] = 1 + sum(o["value"] > r["value"] for o in valued)
+        r[f"percentile_in_{key}"] = round(Decimal(100 * sum(o["value"] <= r["value"] for o in valued))
+                                          / len(valued), 1)
+        if key == "province":
+            r["counties_ranked_in_province"] = len(valued)
+
+
+def scorecard_rows() -> list[dict]:
+    by_code = {lib.code: lib for lib in libraries()}
+    rows = []
+    for period_type, start, end, period_days in SCORECARD_PERIODS:
+        county_rows = []
+        for code, name, pcode, pname, population in COUNTIES:
+            covered = days_covered(code, start, end)
+            loans = LOANS_PER_DAY[code] * covered
+            lectures = {"532622": covered // 15, "532623": covered // 30, "530124": 0}[code]
+            values = {"loans": (loans, None), "loans_per_capita": (loans, population),
+                      "staff": (by_code[f"{code}000"].staff, None), "lectures": (lectures, None),
+                      "service_point_village_coverage": (None, None)}
+            for indicator, iname, family, unit, annual_flow, target in INDICATORS[:5]:
+                numerator, denominator = values[indicator]
+                value = (None if numerator is None else Decimal(numerator) if denominator is None
+                         else round(Decimal(numerator) / denominator, 6))
+                period_target = (None if target is None else
+                                 round(Decimal(target * covered) / 365, 4) if annual_flow else Decimal(target))
+                county_rows.append({
+                    "area_level": "county", "area_code": code, "area_name_zh": name, "county_code": code,
+                    "prefecture_code": pcode, "prefecture_name_zh": pname, "period_type": period_type,
+                    "period_start": start, "period_end": end, "period_days": period_days, "days_covered": covered,
+                    "is_complete_period": covered >= period_days, "counties": 1, "indicator_id": indicator,
+                    "indicator_name_zh": iname, "indicator_family": family, "unit_zh": unit, "value": value,
+                    "numerator": numerator, "denominator": denominator,
+                    "value_source": None if value is None else "logs",
+                    "not_computable_reason": VILLAGES_REASON if value is None else None,
+                    "annual_target": target, "target": period_target,
+                    "status": status(value, period_target, annual_flow, covered >= period_days)})
+        for indicator, *_ in INDICATORS[:5]:
+            same = [r for r in county_rows if r["indicator_id"] == indicator]
+            _rank(same, "province")
+            for pcode in {r["prefecture_code"] for r in same}:
+                _rank([r for r in same if r["prefecture_code"] == pcode], "prefecture")
+        rows += county_rows
+        # the prefecture and province roll-ups: sums of the counties, ratios of the sums; no target, no county_code
+        areas = [("prefecture", c[2], c[3]) for c in COUNTIES] + [("province", "province", "全省")]
+        for level, code, name in dict.fromkeys(areas):
+            for indicator, *_ in INDICATORS[:5]:
+                members = [r for r in county_rows if r["indicator_id"] == indicator
+                           and (level == "province" or r["prefecture_code"] == code)]
+                first = members[0]
+                numerator = sum(r["numerator"] for r in members) if first["numerator"] is not None else None
+                denominator = sum(r["denominator"] for r in members) if first["denominator"] is not None else None
+                value = (None if numerator is None else Decimal(numerator) if denominator is None
+                         else round(Decimal(numerator) / denominator, 6))
+                rows.append({**{k: first[k] for k in ("period_type", "period_start", "period_end", "period_days",
+                                                      "indicator_id", "indicator_name_zh", "indicator_family",
+                                                      "unit_zh", "value_source", "not_computable_reason")},
+                             "area_level": level, "area_code": code, "area_name_zh": name,
+                             "prefecture_code": code if level == "prefecture" else None,
+                             "prefecture_name_zh": name if level == "prefecture" else None,
+                             "days_covered": max(r["days_covered"] for r in members),
+                             "is_complete_period": all(r["is_complete_period"] for r in members),
+                             "counties": len(members), "value": value, "numerator": numerator,
+                             "denominator": denominator, "status": "not_computable" if value is None else "no_target"})
+    for r in rows:
+        r["scorecard_key"] = "|".join(str(r[k]) for k in ("area_level", "area_code", "period_type", "period_start",
+                                                           "indicator_id"))
+    return rows
+
+
+# (indicator, target per level) of the seed-003 standards the compliance rows use; new_volumes is an annual flow
+BRANCH_STANDARDS = [("floor_area_m2", {"branch": 150, "service_point": 100}),
+                    ("networked_pcs", {"branch": 2, "service_point": 1}),
+                    ("new_volumes", {"branch": 2000, "service_point": 100}),
+                    ("titles_held", {"service_point": 1200})]
+COMPLIANCE_YEARS = [(2025, 365), (2026, (LAST_DAY - FIRST_DAY).days + 1)]
+
+
+def branch_compliance_rows() -> list[dict]:
+    names = {i[0]: i for i in INDICATORS}
+    rows = []
+    for lib in libraries():
+        if lib.level == "county":
+            continue
+        code, cname, pcode, *_ = COUNTIES[lib.county]
+        for year, covered in COMPLIANCE_YEARS:
+            if year == 2025 and lib.code != RENAMED[0]:
+                continue  # one library has a complete earlier year: not the latest
+            new_volumes = 400 if code == DEMO_COUNTY and lib.level == "branch" else 200 if lib.level == "branch" else 10
+            values = {"floor_area_m2": lib.floor_area_m2, "networked_pcs": lib.networked_pcs,
+                      "new_volumes": new_volumes * covered // 59, "titles_held": None}
+            for indicator, targets in BRANCH_STANDARDS:
+                if lib.level not in targets:
+                    continue
+                _, iname, _, unit, annual_flow, _ = names[indicator]
+                value = None if values[indicator] is None else Decimal(values[indicator])
+                target = (round(Decimal(targets[lib.level] * covered) / 365, 4) if annual_flow
+                          else Decimal(targets[lib.level]))
+                gap = round(target - value, 2) if value is not None and value < target else None
+                rows.append({
+                    "compliance_key": f"{lib.code}|{year}|{indicator}", "library_code": lib.code,
+                    "library_version_key": f"{lib.code}@2020-01-01", "library_name_zh": lib.name_zh,
+                    "library_level": lib.level, "library_level_zh": LEVEL_ZH[lib.level],
+                    "parent_code": f"{code}000", "county_code": code, "county_name_zh": cname,
+                    "prefecture_code": pcode, "year": year, "days_covered": covered,
+                    "is_complete_year": covered >= 365, "indicator_id": indicator, "indicator_name_zh": iname,
+                    "unit_zh": unit, "value": value, "value_source": None if value is None else "registry",
+                    "not_computable_reason": "titles need item-level holdings" if value is None else None,
+                    "annual_target": targets[lib.level], "target": target,
+                    "status": status(value, target, annual_flow, covered >= 365), "gap": gap,
+                    "gap_text_zh": None if value is None else f"差 {gap.normalize():f} {unit}" if gap else "达标"})
+    return rows
+
+
+# the assessment's points: loans by annualised value (>= 120,000: 10, >= 80,000: 6, else 3); staff >= 8: 10
+# grades by the share of the computable maximum: >= 90 % 一级, >= 75 % 二级, >= 60 % 三级, else none
+GRADES = [(Decimal("0.9"), 1, "一级"), (Decimal("0.75"), 2, "二级"), (Decimal("0.6"), 3, "三级")]
+
+
+def assessment_rows() -> list[dict]:
+    names = {i[0]: i for i in INDICATORS}
+    by_code = {lib.code: lib for lib in libraries()}
+    rows = []
+    for code, cname, pcode, *_ in COUNTIES:
+        covered = days_covered(code, dt.date(2026, 1, 1), dt.date(2027, 1, 1))
+        loans = Decimal(LOANS_PER_DAY[code] * covered)
+        annualised = round(loans * 365 / covered, 6)
+        staff = Decimal(by_code[f"{code}000"].staff)
+        scored = [
+            ("loans", loans, annualised, 10 if annualised >= 120_000 else 6 if annualised >= 80_000 else 3, 10,
+             "logs", f"logs: {covered} rows in 1 batches", "b1"),
+            ("staff", staff, staff, 10 if staff >= 8 else 0, 10, "registry",
+             "registry: the county library's current version", None),
+            ("digital_funding", None, None, None, None, None, None, None),
+        ]
+        total = sum(s[3] for s in scored if s[3] is not None)
+        most = sum(s[4] for s in scored if s[3] is not None)
+        grade = next(((g, zh) for share, g, zh in GRADES if total >= share * most), (None, None))
+        for indicator, value, for_points, points, max_points, source, evidence, batches in scored:
+            _, iname, family, unit, *_ = names[indicator]
+            rows.append({
+                "assessment_key": f"{code}000|2026|{indicator}", "assessment_round": "demo-R7",
+                "library_code": f"{code}000", "library_name_zh": f"{cname}图书馆", "county_code": code,
+                "county_name_zh": cname, "prefecture_code": pcode, "assessment_year": 2026, "days_covered": covered,
+                "is_provisional": covered < 365, "indicator_id": indicator, "indicator_name_zh": iname,
+                "indicator_family": family, "unit_zh": unit, "value": value, "value_for_points": for_points,
+                "value_source": source,
+                "not_computable_reason": None if value is not None else
+                "no feed carries it: scored from the assessment evidence form (评估自评材料)",
+                "points": points, "max_points": max_points, "total_points": total, "max_points_computable": most,
+                "indicators_computable": sum(s[1] is not None for s in scored), "indicators_listed": len(scored),
+                "grade": grade[0], "grade_zh": grade[1], "evidence": evidence, "evidence_batch_ids": batches})
+    return rows
+
+
+def dim_indicator_rows() -> list[dict]:
+    return [{"indicator_id": i, "family": family, "name_zh": name, "unit_zh": unit, "is_annual_flow": flow,
+             "direction": "higher", "formula_zh": f"{name}（计算方法）",
+             "targets_zh": None if target is None else f"总馆 ≥ {target}", "standard": "seed 003"}
+            for i, name, family, unit, flow, target in INDICATORS]
+
+
+def load_indicator_marts(conn: psycopg.Connection) -> None:
+    """The four indicator marts, created from their dbt contract, with the rows above."""
+    models = {m["name"]: m for m in yaml.safe_load(INDICATOR_CONTRACT.read_text(encoding="utf-8"))["models"]}
+    contents = {"dim_indicator": dim_indicator_rows(), "mart_county_scorecard": scorecard_rows(),
+                "mart_branch_compliance": branch_compliance_rows(), "mart_assessment": assessment_rows()}
+    for table in INDICATOR_MARTS:
+        columns = [(c["name"], c["data_type"]) for c in models[table]["columns"]]
+        conn.execute(f"drop table if exists marts.{table} cascade")
+        conn.execute(f"create table marts.{table} ({', '.join(f'{n} {t}' for n, t in columns)})")
+        names = [n for n, _ in columns]
+        for row in contents[table]:
+            unknown = set(row) - set(names)
+            assert not unknown, f"{table}: the contract has no column {sorted(unknown)}"
+        with conn.cursor() as cur:
+            cur.executemany(f"insert into marts.{table} ({', '.join(names)}) values ({', '.join(['%s'] * len(names))})",
+                            [[row.get(n) for n in names] for row in contents[table]])
+
+
 @pytest.fixture(scope="session")
 def marts(warehouse_env) -> wh.Address:
     """The contract's marts with the known dataset above, owned by shuyun_transformer, readable by the reader."""
     with wh.connect("transformer", autocommit=True) as conn:
         load_marts(conn)
+        load_indicator_marts(conn)
     return warehouse_env
 
 

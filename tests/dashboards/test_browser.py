@@ -123,6 +123,7 @@ def test_county_director_sees_their_county_on_screen(superset_instance, superset
     login(browser, status.url, director, superset_logins[director])
     open_dashboard(browser, status.url, "county-scorecard", dashboard_charts()["county-scorecard"])
     assert error_alerts(browser) == []
-    loans = pg.execute("select sum(loans) from marts.fct_library_daily where county_code = %s",
-                       (DEMO_COUNTY,)).fetchone()[0]
+    # the big number is the mart's value for the latest quarter (the 期别 filter's default), their county only
+    loans = pg.execute("select value from marts.mart_county_scorecard where county_code = %s and indicator_id = 'loans'"
+                       " and period_type = 'quarter' and period_start = '2025-10-01'", (DEMO_COUNTY,)).fetchone()[0]
     assert big_number(browser, "外借册次") == loans

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 
 import pytest
 
 from dashboards import publish
-from tests.dashboards.conftest import COUNTIES, FLOWS, RENAMED, library_daily_rows
+from tests.dashboards.conftest import COUNTIES, FLOWS, LOANS_PER_DAY, RENAMED, library_daily_rows
 
 
 def dataset_sql(key: str) -> str:
@@ -62,50 +62,6 @@ def test_naming_a_library_renamed_mid_month_duplicates_no_row(reader, key, mart,
         assert {name.removeprefix("借 · ") for name in feb} == {"砚山县城关镇分馆"}
 
 
-def test_county_scorecard_puts_each_county_beside_the_province_median(reader):
-    # given January's loans per county from the generator
-    jan = defaultdict(int)
-    for _library, day, county, _prefecture, _level, loans, *_measures in library_daily_rows():
-        if day.month == 1:
-            jan[county] += loans
-    per_1k = {c[0]: jan[c[0]] * 1000 / c[4] for c in COUNTIES}
-    # when the scorecard is read for January
-    result = {r["county_code"]: r for r in rows(reader, "county_scorecard", "month_start = %s", (dt.date(2026, 1, 1),))}
-    # then per-capita values, the median over the three counties and the ranks match
-    for code, value in per_1k.items():
-        assert float(result[code]["loans_per_1k"]) == pytest.approx(value)
-        assert result[code]["province_median_loans_per_1k"] == pytest.approx(statistics.median(per_1k.values()))
-    ranking = sorted(per_1k, key=per_1k.get, reverse=True)
-    assert [result[c]["province_rank_loans_per_1k"] for c in ranking] == [1, 2, 3]
-
-
-def test_county_scorecard_median_survives_a_county_filter(reader):
-    # the RLS clause filters the outer query: a director's single row still carries the all-county median
-    all_rows = rows(reader, "county_scorecard", "month_start = %s", (dt.date(2026, 1, 1),))
-    one = rows(reader, "county_scorecard", "month_start = %s and county_code = '532622'", (dt.date(2026, 1, 1),))
-    assert len(one) == 1
-    assert one[0]["province_median_loans_per_1k"] == all_rows[0]["province_median_loans_per_1k"]
-
-
-@pytest.mark.parametrize(("library", "standard", "shortfalls"), [
-    pytest.param("532622001", "达标", None, id="branch-meets-standard"),
-    pytest.param("532623001", "未达标", "面积<150㎡", id="branch-too-small"),
-    pytest.param("532622101", "达标", None, id="service-point-meets-standard"),
-    pytest.param("532622000", "不适用", None, id="county-main-library"),
-])
-def test_branch_scorecard_checks_facility_standards(reader, library, standard, shortfalls):
-    result = rows(reader, "branch_scorecard", "library_code = %s", (library,))
-    assert {r["month_start"] for r in result} == {dt.date(2026, 1, 1), dt.date(2026, 2, 1)}
-    assert {(r["facility_standard_zh"], r["shortfalls_zh"]) for r in result} == {(standard, shortfalls)}
-
-
-def test_branch_scorecard_keeps_a_library_without_activity_as_zero(reader, marts):
-    with reader.cursor() as cur:
-        cur.execute(dataset_sql("branch_scorecard"))
-        count = cur.rowcount
-    assert count == 9 * 2  # nine current libraries x two months, activity or not
-
-
 def test_cross_library_flows_count_returns_elsewhere(reader):
     result = rows(reader, "cross_library_flows", "is_returned_elsewhere")
     assert sum(r["returned_loans"] for r in result) == sum(f[6] for f in FLOWS if f[2] and f[1] != f[2])
@@ -121,13 +77,113 @@ def test_loans_by_class_labels_clc_classes_and_drops_returns(reader):
     assert by_class == {"I 文学": 6, "K 历史、地理": 3, "T 工业技术": 2, "未分类": 1}
 
 
-def test_assessment_points_and_grade(reader):
-    result = rows(reader, "assessment_indicators", "year = 2026")
-    total = {r["county_code"]: r["total_points"] for r in result}
-    assert total == {"532622": 45, "532623": 45, "530124": 0}
-    assert {r["grade_zh"] for r in result} == {"未达级"}
-    area = {r["county_code"]: r["status_zh"] for r in result if r["indicator_zh"] == "总馆建筑面积"}
-    assert area == {"532622": "达标", "532623": "达标", "530124": "未达标"}
+# ---------------------------------------------------------------- scorecard, branch compliance, assessment:
+# the marts judge; the datasets must carry their statuses, ranks, points and grades through unchanged, label them
+# in Chinese, and keep peer comparison on the county's own row (a county director's RLS drops every other row).
+
+INDICATOR_DATASETS = ("county_scorecard", "branch_scorecard", "assessment_indicators")
+
+
+def test_scorecard_latest_period_is_the_latest_the_counties_cover_completely(reader):
+    # given a complete 2025 Q4, an incomplete 2026 Q1, February complete for two counties, an incomplete 2026
+    latest = {(r["period_type"], r["period_start"], r["period_label"])
+              for r in rows(reader, "county_scorecard", "is_latest_period")}
+    # then the latest quarter is the complete one; a month one county covers completely counts; a year with no
+    # complete county falls back to the latest with data
+    assert latest == {("quarter", dt.date(2025, 10, 1), "2025年第4季度"), ("month", dt.date(2026, 2, 1), "2026年2月"),
+                      ("year", dt.date(2026, 1, 1), "2026年")}
+
+
+def test_scorecard_carries_the_marts_statuses_and_ranks(reader):
+    # when the latest quarter is read
+    result = {(r["county_code"], r["indicator_id"]): r
+              for r in rows(reader, "county_scorecard", "is_latest_period and period_type = 'quarter'")}
+    # then status and rank per county and indicator are the mart's (hand-checked: 富民县 has 6 staff < 8,
+    # no lecture in Q4; its loans per capita are the highest though its loans are the lowest)
+    got = {key: (r["status_zh"], r["rank_in_province_zh"], r["rank_in_prefecture"]) for key, r in result.items()
+           if key[1] != "service_point_village_coverage"}
+    assert got == {
+        ("532622", "loans"): ("无达标线", "1 / 3", 1), ("532623", "loans"): ("无达标线", "2 / 3", 2),
+        ("530124", "loans"): ("无达标线", "3 / 3", 1),
+        ("532622", "loans_per_capita"): ("无达标线", "3 / 3", 2),
+        ("532623", "loans_per_capita"): ("无达标线", "2 / 3", 1),
+        ("530124", "loans_per_capita"): ("无达标线", "1 / 3", 1),
+        ("532622", "staff"): ("达标", "1 / 3", 1), ("532623", "staff"): ("达标", "2 / 3", 2),
+        ("530124", "staff"): ("未达标", "3 / 3", 1),
+        ("532622", "lectures"): ("达标", "1 / 3", 1), ("532623", "lectures"): ("达标", "2 / 3", 2),
+        ("530124", "lectures"): ("未达标", "3 / 3", 1),
+    }
+    assert float(result["530124", "lectures"]["target"]) == pytest.approx(6 * 92 / 365, abs=1e-4)
+    village = result["532622", "service_point_village_coverage"]
+    assert (village["value"], village["status_zh"], village["rank_in_province_zh"]) == (None, "不可计算", None)
+    assert "村、社区" in village["not_computable_reason"]
+    assert result["532622", "staff"]["targets_zh"] == "总馆 ≥ 8"  # the dictionary's wording
+
+
+def test_scorecard_incomplete_year_judges_annual_flows_on_progress(reader):
+    result = {r["county_code"]: r["status_zh"] for r in rows(
+        reader, "county_scorecard", "period_type = 'year' and indicator_id = 'lectures'")}
+    assert result == {"532622": "进度达标", "532623": "进度达标", "530124": "进度落后"}
+
+
+def test_county_director_sees_only_their_county_with_peer_values_beside_it(reader):
+    # given the RLS clause of 砚山县's director on the outer query
+    mine = rows(reader, "county_scorecard", "county_code = '532622' and is_latest_period and period_type = 'quarter'")
+    # then only 砚山县's rows, and on them the median over all three counties and the roll-ups of its prefecture
+    # (砚山县 + 西畴县) and of the province
+    assert {r["county_code"] for r in mine} == {"532622"}
+    per_capita = next(r for r in mine if r["indicator_id"] == "loans_per_capita")
+    values = {code: LOANS_PER_DAY[code] * 92 / pop for code, _n, _p, _pn, pop in COUNTIES}
+    assert per_capita["province_median_value"] == pytest.approx(statistics.median(values.values()), rel=1e-5)
+    assert float(per_capita["prefecture_value"]) == pytest.approx((400 + 300) * 92 / (480_000 + 260_000), rel=1e-5)
+    assert float(per_capita["province_value"]) == pytest.approx(900 * 92 / 890_000, rel=1e-5)
+    assert float(per_capita["percentile_in_province"]) == pytest.approx(33.3)
+
+
+@pytest.mark.parametrize("key", INDICATOR_DATASETS)
+def test_every_indicator_row_belongs_to_a_county(reader, key):
+    # a row without county_code would be invisible to every director: the prefecture and province rows of the
+    # scorecard mart must reach the dashboards only as columns of county rows
+    assert rows(reader, key, "county_code is null") == []
+
+
+@pytest.mark.parametrize(("library", "compliance", "met", "not_computable", "shortfalls"), [
+    pytest.param("532622001", "达标", 3, 0, None, id="branch-meets-all-on-progress"),
+    pytest.param("532623001", "未达标", 1, 0, "建筑面积 差 30 平方米；年新增藏量 差 123.29 册（按进度）",
+                 id="branch-too-small-and-behind"),
+    pytest.param("532622101", "进度落后", 2, 1, "年新增藏量 差 6.16 册（按进度）", id="service-point-behind"),
+])
+def test_branch_compliance_rolls_up_each_library(reader, library, compliance, met, not_computable, shortfalls):
+    result = rows(reader, "branch_scorecard", "library_code = %s and is_latest_year", (library,))
+    assert {r["year"] for r in result} == {2026}
+    assert {(r["compliance_zh"], r["standards_met"], r["standards_not_computable"], r["shortfalls_zh"])
+            for r in result} == {(compliance, met, not_computable, shortfalls)}
+
+
+def test_branch_compliance_keeps_earlier_years_and_the_marts_gaps(reader):
+    result = rows(reader, "branch_scorecard", "library_code = %s", (RENAMED[0],))
+    assert {(r["year"], r["is_latest_year"]) for r in result} == {(2025, False), (2026, True)}
+    titles = rows(reader, "branch_scorecard", "indicator_id = 'titles_held'")
+    assert {(r["status_zh"], r["gap_text_zh"]) for r in titles} == {("不可计算", None)}
+    assert all(r["not_computable_reason"] for r in titles)
+
+
+def test_assessment_carries_points_total_grade_and_evidence(reader):
+    result = rows(reader, "assessment_indicators", "assessment_year = 2026")
+    by_county = {r["county_code"]: r for r in result}
+    assert {c: (r["total_points"], r["max_points_computable"], r["grade_zh"]) for c, r in by_county.items()} == {
+        "532622": (20, 20, "一级"), "532623": (16, 20, "二级"), "530124": (3, 20, "未达级")}
+    assert all(r["is_provisional"] and r["provisional_zh"].startswith("暂定") for r in result)
+    status = {(r["county_code"], r["indicator_id"]): r["points_status_zh"] for r in result}
+    assert (status["532623", "loans"], status["530124", "staff"], status["532622", "digital_funding"]) == (
+        "部分得分", "未得分", "不可计算")
+    loans = next(r for r in result if (r["county_code"], r["indicator_id"]) == ("532622", "loans"))
+    assert (loans["evidence"], loans["evidence_batch_ids"]) == ("logs: 59 rows in 1 batches", "b1")
+    digital = next(r for r in result if r["indicator_id"] == "digital_funding")
+    assert digital["value"] is None and "评估自评材料" in digital["not_computable_reason"]
+    assert {r["prefecture_name_zh"] for r in result} == {c[3] for c in COUNTIES}
+
+
 
 
 def test_data_quality_status_per_county(reader):

@@ -76,21 +76,26 @@ def test_county_director_cannot_filter_their_way_out(superset_instance, superset
     assert rows == []
 
 
-def test_county_director_sees_peer_medians_but_not_peers(superset_instance, superset_logins, pg):
+def test_county_director_sees_peer_comparison_but_not_peers(superset_instance, superset_logins, pg):
+    # given 砚山县's director / when they ask for every indicator of the latest quarter with its peer columns
     _inst, status, result = superset_instance
     director = client(status, superset_logins, publish.demo_director(DEMO_COUNTY))
-    rows = director.chart_data(dataset_id(result, DS_COUNTY_SCORECARD), ["county_code", "month_start"],
-                               ["province_median_loans_per_1k"])
+    rows = director.chart_data(dataset_id(result, DS_COUNTY_SCORECARD), ["county_code", "indicator_id"],
+                               ["province_median_value", "province_value"],
+                               filters=[{"col": "period_type", "op": "==", "val": "quarter"},
+                                        {"col": "is_latest_period", "op": "==", "val": True}])
+    # then only their county's rows come back, each carrying the median over all counties and the province's value
     assert {r["county_code"] for r in rows} == {DEMO_COUNTY}
-    jan = min(rows, key=lambda r: r["month_start"])  # the first month, January 2026
-    per_1k = pg.execute(
-        "select percentile_cont(0.5) within group (order by loans_per_1k) from ("
-        " select f.county_code, sum(f.loans) * 1000.0 / max(l.population_served) as loans_per_1k"
-        " from marts.fct_library_daily f join marts.dim_library l"
-        "   on l.county_code = f.county_code and l.level = 'county' and l.is_current"
-        " where f.date_day < '2026-02-01' group by 1) s"
-    ).fetchone()[0]
-    assert jan["province_median_loans_per_1k"] == pytest.approx(per_1k)
+    truth = dict(pg.execute(
+        "select indicator_id, percentile_cont(0.5) within group (order by value) from marts.mart_county_scorecard"
+        " where area_level = 'county' and period_type = 'quarter' and period_start = '2025-10-01'"
+        " and value is not null group by 1").fetchall())
+    median = {r["indicator_id"]: r["province_median_value"] for r in rows if r["province_median_value"] is not None}
+    assert median == pytest.approx(truth)
+    province = pg.execute(
+        "select value from marts.mart_county_scorecard where area_level = 'province' and period_type = 'quarter'"
+        " and period_start = '2025-10-01' and indicator_id = 'loans'").fetchone()[0]
+    assert next(r for r in rows if r["indicator_id"] == "loans")["province_value"] == province
 
 
 def test_wrong_password_is_refused(superset_instance):
