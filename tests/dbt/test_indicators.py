@@ -189,3 +189,66 @@ def test_assessment_points_grade_and_evidence(built):
     assert total == sum(r["points"] or 0 for r in rows.values()) == 10
     assert rows["loans"]["max_points_computable"] == 70 and rows["loans"]["grade"] is None
     assert "logs: 3 rows" in rows["loans"]["evidence"] and "batch-a-0309" in rows["loans"]["evidence_batch_ids"]
+
+
+# ---------------------------------------------------------------- exports (shuyun report) on the same marts
+
+def test_quarterly_xlsx_rolls_counties_up_and_matches_the_marts(built, tmp_path):
+    from openpyxl import load_workbook
+
+    from reports import api
+    from reports.periods import parse_period
+
+    path = api.quarterly(tmp_path, parse_period("2024Q1"))
+    sheet = load_workbook(path).active
+    header = [c.value for c in sheet[3]]
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=4, values_only=True)}
+    assert sheet["A1"].value.endswith("2024年第1季度")
+    assert [code for code in rows] == [YANSHAN, XICHOU, WENSHAN, "province"]  # counties, then their prefecture
+    quarter = {area: scorecard(built, area, "quarter", "2024-01-01") for area in rows}
+    for area, row in rows.items():
+        assert row["外借册次"] == quarter[area]["loans"]["value"]
+        assert row["到馆人次"] == (None if quarter[area]["visits"]["value"] is None
+                                  else quarter[area]["visits"]["value"])
+    # the prefecture row is the sum of its counties, the province row of its prefectures
+    assert rows[WENSHAN]["外借册次"] == rows[YANSHAN]["外借册次"] + rows[XICHOU]["外借册次"]
+    assert rows["province"]["外借册次"] == rows[WENSHAN]["外借册次"]
+    assert load_workbook(path)["说明"]["A1"].value == "指标"
+
+
+@pytest.mark.browser
+def test_scorecard_html_renders_in_chromium_with_the_marts_numbers(built, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    from reports import api
+    from reports.periods import parse_period
+
+    written = api.scorecards(tmp_path, parse_period("2024-03"), [YANSHAN], pdf=True)
+    html = next(p for p in written if p.suffix == ".html")
+    pdf = next(p for p in written if p.suffix == ".pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1240,1754"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(html.as_uri())
+        assert "砚山" in driver.title
+        cells = {row.get_attribute("data-indicator"): row.find_elements(By.TAG_NAME, "td")
+                 for row in driver.find_elements(By.CSS_SELECTOR, "#indicators tbody tr")}
+        march = scorecard(built, YANSHAN, "month", "2024-03-01")
+        assert set(cells) == set(march)
+        assert cells["loans"][1].text.startswith("3")
+        assert cells["visits"][1].text.startswith("137")
+        assert "不可计算" in cells["service_point_village_coverage"][1].text
+        assert driver.find_element(By.ID, "incomplete").is_displayed()  # 2 of 31 days: said on the page
+        branches = driver.find_elements(By.CSS_SELECTOR, "#branches tbody tr")
+        assert {b.get_attribute("data-library") for b in branches} == {"532622001", "532622002"}
+        shot = tmp_path / "scorecard.png"
+        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
+    finally:
+        driver.quit()
