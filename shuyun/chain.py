@@ -82,6 +82,7 @@ def run_demo(size: str = "demo", direct: bool = False) -> None:
     if direct:
         run_direct(registry_path, timer)
         print_where_to_look(timer)
+        print_reports()
         return
     from dashboards import service as superset
     from shuyun.orchestration import service as airflow
@@ -99,7 +100,16 @@ def run_demo(size: str = "demo", direct: bool = False) -> None:
     print_superset_logins(superset)
     docs = settings.home() / "quality" / "data_docs" / "index.html"
     click.echo(f"  Data Docs     {docs}" + ("" if docs.exists() else "   (not built yet)"))
+    print_reports()
     click.echo("  stop it all:  bin/shuyun airflow down; bin/shuyun superset down; bin/shuyun warehouse down")
+
+
+def print_reports() -> None:
+    """Where the publish DAG (or `shuyun report all`) wrote the county scorecards and the quarterly report."""
+    folder = settings.home() / "reports"
+    files = sorted(folder.rglob("*.html")) + sorted(folder.rglob("*.xlsx")) if folder.exists() else []
+    click.echo(f"  Reports       {folder}   ({len(files)} files: county scorecards, quarterly .xlsx; "
+               "shuyun report --help)" if files else f"  Reports       {folder}   (none yet: shuyun report all)")
 
 
 def print_superset_logins(superset) -> None:
@@ -129,6 +139,9 @@ def run_direct(registry_path: Path, timer: StageTimer) -> None:
     for batch in failed:
         click.echo(f"  FAILED {batch.ledger_line()}", err=True)
     timer.run("dbt build", run_dbt, ["build"])
+    from reports.api import export_all
+
+    timer.run("reports", export_all)
 
 
 def warehouse_summary() -> list[tuple[str, int]]:
@@ -140,6 +153,7 @@ def warehouse_summary() -> list[tuple[str, int]]:
         "marts.dim_library": "select count(*) from marts.dim_library",
         "marts.fct_circulation_events": "select count(*) from marts.fct_circulation_events",
         "marts.fct_library_daily": "select count(*) from marts.fct_library_daily",
+        "marts.mart_county_scorecard": "select count(*) from marts.mart_county_scorecard",
     }
     rows = []
     with wh.connect() as conn:
