@@ -16,7 +16,7 @@ The arithmetic, from the rows in sample_province.py (after staging drops the dup
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg
 import pytest
@@ -181,12 +181,17 @@ def test_assessment_points_grade_and_evidence(built):
             "select * from marts.mart_assessment where library_code = '532622000' and assessment_year = 2024")}
     assert rows["weekly_open_hours"]["points"] == 10  # 63 h a week: the top step
     assert rows["loans"]["points"] == 0 and rows["loans"]["is_provisional"] is True
-    # 123 loans over the 31 days covered, annualised over 2024's 366 days
-    assert rows["loans"]["value_for_points"] == round(d(123) * 366 / 31, 6)
+    # projected to 2024's 366 days library by library: 总馆 and 分馆 001 one loan each over their 2 days of log,
+    # 服务点 101 (砚山) 1 + 120 (the February form) over its 31 days
+    projected = d(1) * 366 / 2 + d(1) * 366 / 2 + d(121) * 366 / 31
+    assert rows["loans"]["value_for_points"] == projected.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert rows["loans"]["days_covered"] == 2  # the least-covered reporting library
     assert rows["digital_funding"]["points"] is None
     assert "evidence form" in rows["digital_funding"]["not_computable_reason"]
     total = rows["loans"]["total_points"]
-    assert total == sum(r["points"] or 0 for r in rows.values()) == 10
+    # reader activities: 1 lecture over 2 days + 1 on 101's form over 31 days, projected: 183 + 11.8 ≥ 100 → 10
+    assert rows["reader_activities"]["points"] == 10
+    assert total == sum(r["points"] or 0 for r in rows.values()) == 20
     assert rows["loans"]["max_points_computable"] == 70 and rows["loans"]["grade"] is None
     assert "logs: 3 rows" in rows["loans"]["evidence"] and "batch-a-0309" in rows["loans"]["evidence_batch_ids"]
 

@@ -60,8 +60,15 @@ counties as (
         max(prefecture_name_zh) as prefecture_name_zh,
         max(population_served) filter (where level = 'county') as population_served,
         max(staff) filter (where level = 'county') as main_library_staff,
-        -- the days the county's figures cover: its circulation span plus forms for days no log reaches
-        max(days_covered) as days_covered,
+        -- the days the county's figures cover: those of its least-covered reporting library (logs or forms)
+        coalesce(min(days_covered) filter (where days_covered > 0), 0) as days_covered,
+        -- flows projected to the whole period, each library's figure scaled by the days its own data covers
+        -- (what an incomplete year would reach at the same pace; the assessment scores this, flagged provisional)
+        sum(loans_used * period_days::numeric / nullif(days_covered, 0)) as loans_projected,
+        sum(visits_used * period_days::numeric / nullif(days_covered, 0)) as visits_projected,
+        sum(new_volumes_used * period_days::numeric / nullif(days_covered, 0)) as new_volumes_projected,
+        sum(reader_activities_used * period_days::numeric / nullif(days_covered, 0))
+            as reader_activities_projected,
         sum(forms_filed) as forms_filed,
         bool_or(on_circulation_log) as on_circulation_log,
 
@@ -124,6 +131,7 @@ county_rows as (
     ('loans_per_capita', 'loans', 'population_served'),
     ('holdings_per_capita', 'volumes_held', 'population_served'),
     ('new_acquisitions_per_capita', 'new_volumes', 'population_served'),
+    ('new_acquisitions_per_capita_projected', 'new_volumes_projected', 'population_served'),
     ('system_new_volumes_per_capita', 'system_new_volumes', 'population_served'),
     ('active_readers_share', 'active_readers', 'population_served'),
     ('registered_readers_share', 'registered_readers', 'population_served'),
@@ -138,7 +146,8 @@ county_rows as (
 {%- set counts = ['loans', 'loans_log', 'loans_form', 'visits', 'visits_log', 'visits_form', 'volumes_held',
                   'new_volumes', 'system_new_volumes', 'reader_activities', 'lectures', 'exhibitions',
                   'joint_reading_promotions', 'registered_readers', 'active_readers', 'outlets', 'branches',
-                  'service_points', 'libraries', 'population_served', 'main_library_staff'] -%}
+                  'service_points', 'libraries', 'population_served', 'main_library_staff', 'loans_projected',
+                  'visits_projected', 'new_volumes_projected', 'reader_activities_projected'] -%}
 {%- set sources = ['loans_source', 'visits_source', 'volumes_held_source', 'new_volumes_source',
                    'reader_activities_source'] -%}
 
@@ -181,7 +190,7 @@ rollups as (
         coalesce(prefecture_code, 'province') as area_code,
         case when grouping(prefecture_code) = 0 then max(prefecture_name_zh) else '全省' end as area_name_zh,
         prefecture_code, max(prefecture_name_zh) as prefecture_name_zh,
-        period_type, period_start, period_end, period_days, max(days_covered) as days_covered,
+        period_type, period_start, period_end, period_days, min(days_covered) as days_covered,
         count(*) as counties,
         {%- for c in counts %}
         sum({{ c }}) as {{ c }},

@@ -64,7 +64,8 @@ valued as (
                                case when scorecard.indicator_id is null then 'no data for this county and year' end)
         end as not_computable_reason,
         scorecard.numerator,
-        scorecard.denominator
+        scorecard.denominator,
+        scorecard.value_projected
     from county_libraries
     cross join indicators
     left join scorecard
@@ -80,8 +81,8 @@ annualised as materialized (  -- materialized: the points lookup reads a plain c
         valued.*,
         valued.days_covered < valued.period_days as is_provisional,
         case when valued.value is null then null
-             when valued.is_annual_flow and valued.days_covered < valued.period_days and valued.days_covered > 0
-                 then round(valued.value * valued.period_days / valued.days_covered, 6)
+             when valued.is_annual_flow and valued.days_covered < valued.period_days
+                 then valued.value_projected
              else valued.value end as value_for_points
     from valued
 

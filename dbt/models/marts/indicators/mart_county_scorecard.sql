@@ -5,6 +5,8 @@
 -- change against the same period a year earlier. A value that cannot be computed is null with the reason.
 {%- set per_capita = 'population served (服务人口) is missing in the registry' -%}
 {#- (indicator, column or ratio name, multiplier, source column or literal, reason when there is no value) -#}
+{%- set projected = {'loans': 'loans_projected', 'visits': 'visits_projected', 'new_volumes': 'new_volumes_projected',
+                     'reader_activities': 'reader_activities_projected'} -%}
 {%- set counts = [
     ('loans', 'loans', "loans_source", 'no circulation log or statistics form covers this period'),
     ('visits', 'visits', "visits_source", 'no gate counts or statistics form cover this period'),
@@ -65,6 +67,7 @@ values_long as (
         period_end, period_days, days_covered, counties,
         '{{ indicator }}' as indicator_id,
         {{ col }}::numeric as numerator, null::numeric as denominator, {{ col }}::numeric as value,
+        {{ "round(" ~ projected[indicator] ~ ", 2)" if indicator in projected else "null::numeric" }} as value_projected,
         case when {{ col }} is not null then {{ source }} end as value_source,
         case when {{ col }} is null then '{{ reason }}' end as not_computable_reason
     from areas
@@ -76,6 +79,9 @@ values_long as (
         '{{ indicator }}',
         {{ indicator }}_num::numeric, {{ indicator }}_den::numeric,
         round({{ multiplier }} * {{ indicator }}_num::numeric / nullif({{ indicator }}_den, 0), 6),
+        {% if indicator == 'new_acquisitions_per_capita' -%}
+        round(new_acquisitions_per_capita_projected_num / nullif(new_acquisitions_per_capita_projected_den, 0), 6),
+        {%- else -%} null::numeric, {%- endif %}
         case when nullif({{ indicator }}_den, 0) is not null then {{ source }} end,
         case when nullif({{ indicator }}_den, 0) is null then '{{ ratio_reasons[indicator] }}' end
     from areas
@@ -86,7 +92,7 @@ values_long as (
     {%- endfor %}
     select area_level, area_code, area_name_zh, prefecture_code, prefecture_name_zh, period_type, period_start,
         period_end, period_days, days_covered, counties,
-        'service_point_village_coverage', null, null, null, null,
+        'service_point_village_coverage', null, null, null, null, null,
         'no feed carries the number of villages/communities (村、社区) of a county'
     from areas
 
@@ -195,6 +201,7 @@ select
     ranked.indicator_family,
     ranked.unit_zh,
     ranked.value,
+    ranked.value_projected,
     ranked.numerator,
     ranked.denominator,
     ranked.value_source,
