@@ -232,6 +232,7 @@ LOANS_PER_DAY = {"532622": 400, "532623": 300, "530124": 200}
 # (indicator, name, family, unit, annual flow, county target a year or None)
 INDICATORS = [
     ("loans", "书刊文献外借册次", "statistic", "册次", True, None),
+    ("visits", "总流通人次（到馆人次）", "statistic", "人次", True, None),
     ("loans_per_capita", "人均外借册次", "performance", "册次/人", True, None),
     ("staff", "专职工作人员", "standard", "人", False, 8),
     ("lectures", "讲座次数", "standard", "次", True, 6),
@@ -242,6 +243,8 @@ INDICATORS = [
     ("titles_held", "藏书种数", "standard", "种", False, None),
     ("digital_funding", "数字图书馆经费保障", "digital", "分", False, None),
 ]
+SCORECARD_INDICATORS = [i for i in INDICATORS if i[0] in (
+    "loans", "visits", "loans_per_capita", "staff", "lectures", "service_point_village_coverage")]
 VILLAGES_REASON = "no feed carries the number of villages/communities (村、社区) of a county"
 
 
@@ -282,10 +285,10 @@ def scorecard_rows() -> list[dict]:
             covered = days_covered(code, start, end)
             loans = LOANS_PER_DAY[code] * covered
             lectures = {"532622": covered // 15, "532623": covered // 30, "530124": 0}[code]
-            values = {"loans": (loans, None), "loans_per_capita": (loans, population),
+            values = {"loans": (loans, None), "visits": (2 * loans, None), "loans_per_capita": (loans, population),
                       "staff": (by_code[f"{code}000"].staff, None), "lectures": (lectures, None),
                       "service_point_village_coverage": (None, None)}
-            for indicator, iname, family, unit, annual_flow, target in INDICATORS[:5]:
+            for indicator, iname, family, unit, annual_flow, target in SCORECARD_INDICATORS:
                 numerator, denominator = values[indicator]
                 value = (None if numerator is None else Decimal(numerator) if denominator is None
                          else round(Decimal(numerator) / denominator, 6))
@@ -302,7 +305,7 @@ def scorecard_rows() -> list[dict]:
                     "not_computable_reason": VILLAGES_REASON if value is None else None,
                     "annual_target": target, "target": period_target,
                     "status": status(value, period_target, annual_flow, covered >= period_days)})
-        for indicator, *_ in INDICATORS[:5]:
+        for indicator, *_ in SCORECARD_INDICATORS:
             same = [r for r in county_rows if r["indicator_id"] == indicator]
             _rank(same, "province")
             for pcode in {r["prefecture_code"] for r in same}:
@@ -311,7 +314,7 @@ def scorecard_rows() -> list[dict]:
         # the prefecture and province roll-ups: sums of the counties, ratios of the sums; no target, no county_code
         areas = [("prefecture", c[2], c[3]) for c in COUNTIES] + [("province", "province", "全省")]
         for level, code, name in dict.fromkeys(areas):
-            for indicator, *_ in INDICATORS[:5]:
+            for indicator, *_ in SCORECARD_INDICATORS:
                 members = [r for r in county_rows if r["indicator_id"] == indicator
                            and (level == "province" or r["prefecture_code"] == code)]
                 first = members[0]
