@@ -268,7 +268,7 @@ def run(events: int, days: int, keep: bool = False, echo=print) -> dict[str, flo
             echo(f"history x1        : {x1_lines:,} lines over {days} days "
                  f"({calendar.cycles_per_day:,} loan cycles a day, 8 counties) loaded in {filled}")
 
-            full, result = _timed(lambda: run_dbt(["build"], check=False))
+            full, result = _timed(lambda: run_dbt(["build", "--quiet"], check=False))
             echo(f"full dbt build    : {full}")
             if not result.success:
                 # a model outside the incremental chain may be broken while it is being built; say so and go on
@@ -277,17 +277,17 @@ def run(events: int, days: int, keep: bool = False, echo=print) -> dict[str, flo
                     raise RuntimeError("the full build did not build marts.fct_circulation_events")
 
             day_lines = deliver(conninfo, calendar, calendar.next_days[0], calendar.next_days[0])
-            incr_x1, _ = _timed(lambda: run_dbt(["run", "--select", *INCREMENTAL_FACTS]))
+            incr_x1, _ = _timed(lambda: run_dbt(["run", "--quiet", "--select", *INCREMENTAL_FACTS]))
             echo(f"one day, x1       : {incr_x1}  ({day_lines:,} new lines)")
 
             older, older_lines = _timed(lambda: deliver(conninfo, calendar, *calendar.older_days))
             _analyze(conninfo)
             echo(f"history x10       : {older_lines:,} older lines ({9 * days} more days) loaded in {older}")
-            rebuilt, _ = _timed(lambda: run_dbt(["run", "--full-refresh", "--select", *INCREMENTAL_FACTS]))
+            rebuilt, _ = _timed(lambda: run_dbt(["run", "--quiet", "--full-refresh", "--select", *INCREMENTAL_FACTS]))
             echo(f"facts rebuilt     : {rebuilt}  (--full-refresh of the incremental facts at x10, not timed)")
 
             day_lines = deliver(conninfo, calendar, calendar.next_days[1], calendar.next_days[1])
-            incr_x10, _ = _timed(lambda: run_dbt(["run", "--select", *INCREMENTAL_FACTS]))
+            incr_x10, _ = _timed(lambda: run_dbt(["run", "--quiet", "--select", *INCREMENTAL_FACTS]))
             echo(f"one day, x10      : {incr_x10}  ({day_lines:,} new lines)")
 
             figures = {

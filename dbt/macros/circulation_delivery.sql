@@ -19,18 +19,23 @@
         and (finished_at is null or finished_at >= {{ watermark }})
 {%- endmacro %}
 
-{#- Circulation lines an incremental fact has not seen: lines of batches loaded after `watermark`, and
-    every line of a batch a data steward released from a quality hold since then (its rows are older
-    than the watermark). Read from raw through its _batch_id index, never by scanning raw. -#}
-{% macro new_circulation_lines(watermark) -%}
+{#- Delivered lines (`deliveries`: a staging view without window, with _batch_id, _loaded_at, is_held) of
+    `feed` an incremental fact has not seen: lines of batches loaded after `watermark`, and every line of a
+    batch a data steward released from a quality hold since then (its rows are older than the watermark).
+    Read from raw through its _batch_id index, never by scanning raw. -#}
+{% macro new_delivered_lines(deliveries, feed, watermark) -%}
     select *
-    from {{ ref('stg_raw__circulation_deliveries') }}
+    from {{ deliveries }}
     where not is_held
         and (
-            (_batch_id = any (array({{ batches_loaded_since('circulation', watermark) }}))
+            (_batch_id = any (array({{ batches_loaded_since(feed, watermark) }}))
                 and _loaded_at > {{ watermark }})
             or _batch_id = any (array(
                 select batch_id from {{ ref('stg_quality__releases') }} where released_at > {{ watermark }}
             ))
         )
+{%- endmacro %}
+
+{% macro new_circulation_lines(watermark) -%}
+    {{ new_delivered_lines(ref('stg_raw__circulation_deliveries'), 'circulation', watermark) }}
 {%- endmacro %}

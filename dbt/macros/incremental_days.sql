@@ -3,8 +3,8 @@
   `rebuild_day`:
     * every day of circulation lines the fact has not seen (macro new_circulation_lines: batches loaded
       after the fact's watermark, max(_loaded_at) already in it, and batches released from a hold since);
-    * every day that has rows loaded after the watermark in each other [relation, date column] pair of
-      `changed` (each relation has a `_loaded_at`);
+    * every day of the lines not seen yet of each other [deliveries view, date column, feed] of `changed`
+      (macro new_delivered_lines: through the ledger and raw's _batch_id index);
     * the last `late_arrival_days` days up to the newest day already in the fact (var, default 3),
       so events delivered late re-open their own day;
     * every day already in the fact when the library registry or the barcode ranges changed after
@@ -20,10 +20,9 @@
         select distinct event_date as rebuild_day
         from ({{ new_circulation_lines(watermark) }}) as new_lines
         union
-        {% for relation, date_column in changed %}
+        {% for deliveries, date_column, feed in changed %}
         select distinct {{ date_column }} as rebuild_day
-        from {{ relation }}
-        where _loaded_at > {{ watermark }}
+        from ({{ new_delivered_lines(deliveries, feed, watermark) }}) as new_lines
         union
         {% endfor %}
         select lookback.day::date as rebuild_day

@@ -1,4 +1,4 @@
--- depends_on: {{ ref('stg_raw__circulation_deliveries') }}, {{ ref('stg_raw__ingest_batches') }}, {{ ref('stg_quality__releases') }}
+-- depends_on: {{ ref('stg_raw__visitor_count_deliveries') }}, {{ ref('stg_raw__circulation_deliveries') }}, {{ ref('stg_raw__ingest_batches') }}, {{ ref('stg_quality__releases') }}
 -- depends_on: {{ ref('stg_raw__libraries') }}, {{ ref('stg_raw__barcode_ranges') }}
 -- Grain: one library x one day with any circulation or gate count (days without either have no row).
 -- Incremental, delete+insert by date_day (days of new circulation events or new gate counts).
@@ -17,7 +17,7 @@ with
 rebuild_days as (
 
     {{ incremental_rebuild_days(
-        [[ref('stg_raw__visitor_counts'), 'visit_date']],
+        [[ref('stg_raw__visitor_count_deliveries'), 'visit_date', 'visits']],
         'date_day'
     ) }}
 
@@ -51,7 +51,11 @@ gate_counts as (
         max(_loaded_at) as _loaded_at
     from {{ ref('stg_raw__visitor_counts') }}
     {% if is_incremental() %}
-    where visit_date in (select rebuild_day from rebuild_days)
+    -- the range on period_start reaches below the deduplication window (it partitions by period_start)
+    -- and raw's index on period_start: only the rebuilt days' gate counts are read
+    where period_start >= (select min(rebuild_day) from rebuild_days)::timestamp at time zone '{{ var("local_time_zone") }}'
+        and period_start < (select max(rebuild_day) + 1 from rebuild_days)::timestamp at time zone '{{ var("local_time_zone") }}'
+        and visit_date = any (array(select rebuild_day from rebuild_days))
     {% endif %}
     group by library_code, visit_date
 
