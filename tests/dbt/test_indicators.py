@@ -104,6 +104,8 @@ def test_the_year_adds_form_months_to_the_log_days(built):
     year = scorecard(built, YANSHAN, "year", "2024-01-01")
     # logs: 总馆 1 + 分馆 001 1 + 101 (on 03-09) 1; the February form of 101: 120
     assert (year["loans"]["value"], year["loans"]["value_source"]) == (123, "forms+logs")
+    # both figures are kept beside the one used
+    assert (year["loans"]["value_from_logs"], year["loans"]["value_from_forms"]) == (3, 120)
     assert (year["visits"]["value"], year["visits"]["value_source"]) == (137 + 310, "forms+logs")
 
 

@@ -68,6 +68,8 @@ values_long as (
         '{{ indicator }}' as indicator_id,
         {{ col }}::numeric as numerator, null::numeric as denominator, {{ col }}::numeric as value,
         {{ "round(" ~ projected[indicator] ~ ", 2)" if indicator in projected else "null::numeric" }} as value_projected,
+        {{ indicator ~ "_log::numeric" if indicator in ('loans', 'visits') else "null::numeric" }} as value_from_logs,
+        {{ indicator ~ "_form::numeric" if indicator in ('loans', 'visits') else "null::numeric" }} as value_from_forms,
         case when {{ col }} is not null then {{ source }} end as value_source,
         case when {{ col }} is null then '{{ reason }}' end as not_computable_reason
     from areas
@@ -82,6 +84,7 @@ values_long as (
         {% if indicator == 'new_acquisitions_per_capita' -%}
         round(new_acquisitions_per_capita_projected_num / nullif(new_acquisitions_per_capita_projected_den, 0), 6),
         {%- else -%} null::numeric, {%- endif %}
+        null::numeric, null::numeric,
         case when nullif({{ indicator }}_den, 0) is not null then {{ source }} end,
         case when nullif({{ indicator }}_den, 0) is null then '{{ ratio_reasons[indicator] }}' end
     from areas
@@ -92,7 +95,7 @@ values_long as (
     {%- endfor %}
     select area_level, area_code, area_name_zh, prefecture_code, prefecture_name_zh, period_type, period_start,
         period_end, period_days, days_covered, counties,
-        'service_point_village_coverage', null, null, null, null, null,
+        'service_point_village_coverage', null, null, null, null, null, null, null,
         'no feed carries the number of villages/communities (村、社区) of a county'
     from areas
 
@@ -202,6 +205,8 @@ select
     ranked.unit_zh,
     ranked.value,
     ranked.value_projected,
+    ranked.value_from_logs,
+    ranked.value_from_forms,
     ranked.numerator,
     ranked.denominator,
     ranked.value_source,
