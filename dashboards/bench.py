@@ -157,7 +157,9 @@ def query_context(form_data: dict, result_type: str = "full") -> dict:
         query["orderby"] = [[metrics[0], False]] if metrics else []
     elif viz == "table":
         if form_data.get("query_mode") == "raw":
-            query["columns"], query["metrics"] = list(form_data.get("all_columns") or []), []
+            # no metrics at all (not an empty list): Superset then selects rows instead of grouping by the columns
+            query["columns"] = list(form_data.get("all_columns") or [])
+            del query["metrics"]
             query["orderby"] = [json.loads(item) if isinstance(item, str) else item
                                 for item in form_data.get("order_by_cols") or []]
         else:

@@ -82,6 +82,8 @@ def test_every_chart_of_the_assets_gets_a_chart_data_request(path):
     assert body["force"] is True and body["result_type"] == "full"
     (query,) = body["queries"]
     assert query["columns"] or query["metrics"], "a query with neither columns nor metrics asks for nothing"
+    if chart["params"].get("query_mode") == "raw":
+        assert "metrics" not in query, "raw tables select rows; any metrics key (even []) makes Superset group"
     subjects = {f["col"] for f in query["filters"]}
     assert subjects == {f["subject"] for f in chart["params"].get("adhoc_filters", []) if f.get("subject")}
 
