@@ -134,7 +134,7 @@ def test_county_director_sees_only_their_county_with_peer_values_beside_it(reade
     assert {r["county_code"] for r in mine} == {"532622"}
     per_capita = next(r for r in mine if r["indicator_id"] == "loans_per_capita")
     values = {code: LOANS_PER_DAY[code] * 92 / pop for code, _n, _p, _pn, pop in COUNTIES}
-    assert per_capita["province_median_value"] == pytest.approx(statistics.median(values.values()), rel=1e-5)
+    assert float(per_capita["province_median_value"]) == pytest.approx(statistics.median(values.values()), rel=1e-5)
     assert float(per_capita["prefecture_value"]) == pytest.approx((400 + 300) * 92 / (480_000 + 260_000), rel=1e-5)
     assert float(per_capita["province_value"]) == pytest.approx(900 * 92 / 890_000, rel=1e-5)
     assert float(per_capita["percentile_in_province"]) == pytest.approx(33.3)
