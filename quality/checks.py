@@ -458,6 +458,22 @@ def build_checks(t: Thresholds | None = None) -> list[Check]:
             f" and abs(b.loans - g.loans) > greatest({abs_}, {rel} * greatest(b.loans, g.loans))"),
         layer="marts")
 
+    # ------------------------------------------------------------------ indicator marts (issue 8)
+    add("scorecard_value_or_reason", "marts.mart_county_scorecard", "block",
+        "every scorecard indicator has a value or says why it cannot be computed (never a silent blank)",
+        lambda: _rows(
+            "select b.area_code, b.period_type, b.period_start, b.indicator_id from {batch} b"
+            " where b.value is null and coalesce(b.not_computable_reason, '') = ''"), layer="marts")
+    add("scorecard_status_consistent", "marts.mart_county_scorecard", "block",
+        "status is one of pass/fail/on_track/behind/no_target/not_computable, not_computable exactly when there is"
+        " no value, and percentiles lie in 0–100",
+        lambda: _rows(
+            "select b.area_code, b.period_type, b.period_start, b.indicator_id, b.status from {batch} b"
+            " where b.status is null"
+            " or b.status not in ('pass', 'fail', 'on_track', 'behind', 'no_target', 'not_computable')"
+            " or (b.status = 'not_computable') <> (b.value is null)"
+            " or b.percentile_in_province not between 0 and 100"), layer="marts")
+
     names = [c.name for c in checks]
     assert len(names) == len(set(names)), "check names must be unique"
     return checks

@@ -212,6 +212,8 @@ MART_FAULTS = {
     "daily_measures_non_negative": "534108",
     "daily_loans_volume_normal": "534109",
     "monthly_loans_match_transactions": "534110",
+    "scorecard_value_or_reason": "534112",
+    "scorecard_status_consistent": "534113",
 }
 # A county whose loans drop on a public holiday: not an outage.
 MART_HOLIDAY_DROP = "534111"
@@ -230,7 +232,8 @@ STG_VISITS = load_thresholds().table("stg_visitor_counts")
 # Small versions of the tables dbt builds; dbt's own tables (if its tests ran first in this session database)
 # are set aside meanwhile and put back afterwards.
 TRANSFORMER_TABLES = [STG_EVENTS, STG_VISITS, "marts.dim_library", "marts.fct_circulation_events",
-                      "marts.fct_library_daily", "marts.fct_monthly_reports", "marts.dim_date"]
+                      "marts.fct_library_daily", "marts.fct_monthly_reports", "marts.dim_date",
+                      "marts.mart_county_scorecard"]
 
 
 def set_aside(cur, back: bool = False):
@@ -263,6 +266,9 @@ def create_transformer_tables(cur):
         create table marts.fct_monthly_reports (county_code text, prefecture_code text, library_code text,
             month_start date, loans int, visits int);
         create table marts.dim_date (date_day date, is_public_holiday boolean, holiday_name_zh text);
+        create table marts.mart_county_scorecard (area_code text, county_code text, period_type text,
+            period_start date, indicator_id text, value numeric, not_computable_reason text, status text,
+            percentile_in_province numeric);
     """)
     cur.execute(
         "insert into marts.dim_date select d::date, d::date = %(h)s, case when d::date = %(h)s then '测试假日' end"
@@ -308,6 +314,15 @@ def load_marts(cur, county: str, fault: str | None):
              for d in days]
     monthly = [dict(county_code=county, prefecture_code=county[:4], library_code=lib, month_start="2024-03-01",
                     loans=3100, visits=12000)]
+    scorecard = [
+        dict(area_code=county, county_code=county, period_type="month", period_start="2024-03-01",
+             indicator_id="loans", value=3100, not_computable_reason=None, status="no_target",
+             percentile_in_province=50),
+        dict(area_code=county, county_code=county, period_type="month", period_start="2024-03-01",
+             indicator_id="service_point_village_coverage", value=None,
+             not_computable_reason="no feed carries the number of villages", status="not_computable",
+             percentile_in_province=None),
+    ]
     if fault == "dim_library_version_unique":
         dim.append({**dim[0], "library_version_key": f"{lib}@2000b", "is_current": False})
     elif fault == "dim_library_one_current_version":
@@ -328,11 +343,16 @@ def load_marts(cur, county: str, fault: str | None):
         daily[0]["loans"] = 10  # the last day, against four Sundays of 100
     elif fault == "monthly_loans_match_transactions":
         monthly[0]["loans"] = 9000
+    elif fault == "scorecard_value_or_reason":
+        scorecard[1]["not_computable_reason"] = None
+    elif fault == "scorecard_status_consistent":
+        scorecard[0]["status"] = "not_computable"  # but it has a value
     elif fault == "holiday_drop":
         daily[1]["loans"] = 10  # the day before the last day, a public holiday in dim_date
     _rows(cur, "marts.dim_library", dim)
     _rows(cur, "marts.fct_circulation_events", events)
     _rows(cur, "marts.fct_library_daily", daily)
     _rows(cur, "marts.fct_monthly_reports", monthly)
+    _rows(cur, "marts.mart_county_scorecard", scorecard)
 
 
