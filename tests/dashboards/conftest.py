@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import statistics
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -332,6 +333,17 @@ def scorecard_rows() -> list[dict]:
                              "is_complete_period": all(r["is_complete_period"] for r in members),
                              "counties": len(members), "value": value, "numerator": numerator,
                              "denominator": denominator, "status": "not_computable" if value is None else "no_target"})
+    # the peers the mart puts on every row: its prefecture's and the province's values, the median over counties
+    by_key = {(r["area_level"], r["area_code"], r["period_type"], r["period_start"], r["indicator_id"]): r
+              for r in rows}
+    for r in rows:
+        key = (r["period_type"], r["period_start"], r["indicator_id"])
+        prefecture = by_key.get(("prefecture", r["prefecture_code"], *key))
+        r["prefecture_value"] = prefecture["value"] if prefecture else None
+        r["province_value"] = by_key[("province", "province", *key)]["value"]
+        counties = [c["value"] for c in rows if c["area_level"] == "county" and c["value"] is not None
+                    and (c["period_type"], c["period_start"], c["indicator_id"]) == key]
+        r["county_median_value"] = statistics.median(counties) if counties else None
     for r in rows:
         r["scorecard_key"] = "|".join(str(r[k]) for k in ("area_level", "area_code", "period_type", "period_start",
                                                            "indicator_id"))

@@ -140,6 +140,9 @@ def test_ranks_percentiles_and_rollups(built):
     assert prefecture["value"] == round(d(6) / 740000, 6) and prefecture["rank_in_province"] is None
     province = scorecard(built, "province", "month", "2024-03-01")["loans"]
     assert province["value"] == 6
+    # the peers sit on each county's own row (a county director's row-level security keeps only those)
+    assert (yanshan["prefecture_value"], yanshan["province_value"]) == (prefecture["value"], prefecture["value"])
+    assert yanshan["county_median_value"] == (yanshan["value"] + xichou["value"]) / 2
 
 
 def test_rotation_coverage_of_branches_per_quarter(built):

@@ -180,6 +180,16 @@ ranked as (
         end as percentile_in_prefecture
     from statused
 
+),
+
+medians as (
+
+    select period_type, period_start, indicator_id,
+        percentile_cont(0.5) within group (order by value)::numeric as county_median_value
+    from statused
+    where area_level = 'county' and value is not null
+    group by period_type, period_start, indicator_id
+
 )
 
 select
@@ -220,6 +230,10 @@ select
     ranked.percentile_in_province,
     ranked.rank_in_prefecture,
     ranked.percentile_in_prefecture,
+    -- peers on every row, so a county director (row-level security: their county's rows only) still sees them
+    prefecture_row.value as prefecture_value,
+    province_row.value as province_value,
+    medians.county_median_value,
     last_year.value as value_last_year,
     ranked.value - last_year.value as change_vs_last_year,
     round(100 * (ranked.value - last_year.value) / nullif(last_year.value, 0), 2) as change_pct_vs_last_year
@@ -230,3 +244,18 @@ left join ranked as last_year
     and last_year.period_type = ranked.period_type
     and last_year.period_start = (ranked.period_start - interval '1 year')::date
     and last_year.indicator_id = ranked.indicator_id
+left join ranked as prefecture_row
+    on prefecture_row.area_level = 'prefecture'
+    and prefecture_row.area_code = ranked.prefecture_code
+    and prefecture_row.period_type = ranked.period_type
+    and prefecture_row.period_start = ranked.period_start
+    and prefecture_row.indicator_id = ranked.indicator_id
+left join ranked as province_row
+    on province_row.area_level = 'province'
+    and province_row.period_type = ranked.period_type
+    and province_row.period_start = ranked.period_start
+    and province_row.indicator_id = ranked.indicator_id
+left join medians
+    on medians.period_type = ranked.period_type
+    and medians.period_start = ranked.period_start
+    and medians.indicator_id = ranked.indicator_id
