@@ -175,7 +175,14 @@ def test_a_moved_service_point_is_judged_once_in_its_new_county(built):
     held = point["volumes_held"]
     assert (held["value"], held["target"], held["status"], held["gap"], held["gap_text_zh"]) == (
         1, 1500, "fail", 1499, "差 1499 册")
-    assert point["floor_area_m2"]["status"] == "pass"
+    assert {k: (r["value"], r["status"]) for k, r in point.items()} == {
+        "floor_area_m2": (110, "pass"), "networked_pcs": (1, "pass"), "periodicals": (30, "pass"),
+        "weekly_open_hours": (35, "pass"), "staff": (1, "pass"),
+        "volumes_held": (1, "fail"), "titles_held": (1, "fail"),  # one item of one title, 2023-12-01
+        "new_volumes": (0, "behind"), "new_titles": (0, "behind"),  # annual flows over a partial year
+        "reader_activities": (1, "on_track"),  # the February form's one activity (no activity log reaches it)
+        "staff_trainings": (None, "not_computable"),  # the form leaves trainings blank
+    }
     # its acquisitions come from the holdings file (none in 2024), not the February form's 20 new volumes
     assert (point["new_volumes"]["value"], point["new_volumes"]["value_source"]) == (0, "holdings")
 
