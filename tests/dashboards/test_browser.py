@@ -38,16 +38,29 @@ def browser():
 
 
 def login(driver, url: str, username: str, password: str) -> None:
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.delete_all_cookies()
-    driver.get(f"{url}/login/")
-    WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.ID, "username"))).send_keys(username)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, 60).until(lambda d: "/login" not in d.current_url)
+    # The login page is rendered by React: keys typed before it settles can be lost (seen once under CI load,
+    # the page stayed on /login). Try the form up to three times before giving up.
+    for attempt in range(3):
+        driver.get(f"{url}/login/")
+        field = WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.ID, "username")))
+        field.clear()
+        field.send_keys(username)
+        secret = driver.find_element(By.ID, "password")
+        secret.clear()
+        secret.send_keys(password)
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        try:
+            WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)
+            return
+        except TimeoutException:
+            if attempt == 2:
+                raise
 
 
 def open_dashboard(driver, url: str, slug: str, charts: int, timeout: float = 180) -> float:
