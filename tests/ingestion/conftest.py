@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -178,3 +179,33 @@ def landing(root: Path, source: str, feed: str) -> Path:
     path = root / "landing" / source / feed
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
+
+
+@contextmanager
+def koha_statistics_table(prefix: str):
+    """A Koha-style `statistics` table in the machine's MariaDB (root, database test), dropped afterwards; the
+    test is skipped with the reason when MariaDB is unreachable. Yields (connection, table name)."""
+    import os
+
+    pymysql = pytest.importorskip("pymysql")
+    try:
+        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database="test",
+                               connect_timeout=3, autocommit=True)
+    except pymysql.MySQLError as err:
+        pytest.skip(f"MariaDB at 127.0.0.1:3306 (root, database test) is unreachable: {err}")
+    table = f"{prefix}_{os.getpid()}"
+    with conn.cursor() as cur:
+        cur.execute(f"drop table if exists {table}")
+        cur.execute(f"""create table {table} (
+            datetime datetime not null, branch varchar(10) not null, type varchar(16) not null,
+            barcode varchar(20) not null, cardnumber varchar(32), date_due date, other varchar(8))
+            character set utf8mb4""")
+    try:
+        yield conn, table
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"drop table if exists {table}")
+        conn.close()

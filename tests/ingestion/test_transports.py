@@ -4,7 +4,6 @@ JSON gate counter served by a local http.server."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,9 +13,7 @@ import pytest
 import yaml
 
 from ingestion import run_source
-from tests.ingestion.conftest import WRITTEN_READERS
-
-MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
+from tests.ingestion.conftest import MARIADB_URL, WRITTEN_READERS, koha_statistics_table
 
 
 def _registry(tmp_path, name: str, county: str, dialect: str, transport: dict, feeds: list[str]):
@@ -30,23 +27,8 @@ def _registry(tmp_path, name: str, county: str, dialect: str, transport: dict, f
 
 @pytest.fixture
 def koha_table():
-    pymysql = pytest.importorskip("pymysql")
-    try:
-        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database="test",
-                               connect_timeout=3, autocommit=True)
-    except pymysql.MySQLError as err:
-        pytest.skip(f"MariaDB at 127.0.0.1:3306 (root, database test) is unreachable: {err}")
-    table = f"shuyun_koha_statistics_{os.getpid()}"
-    with conn.cursor() as cur:
-        cur.execute(f"drop table if exists {table}")
-        cur.execute(f"""create table {table} (
-            datetime datetime not null, branch varchar(10) not null, type varchar(16) not null,
-            barcode varchar(20) not null, cardnumber varchar(32), date_due date, other varchar(8))
-            character set utf8mb4""")
-    yield conn, table
-    with conn.cursor() as cur:
-        cur.execute(f"drop table if exists {table}")
-    conn.close()
+    with koha_statistics_table("shuyun_koha_statistics") as (conn, table):
+        yield conn, table
 
 
 def _insert(conn, table: str, rows: list[tuple]) -> None:

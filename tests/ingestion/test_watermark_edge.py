@@ -11,9 +11,8 @@ import pytest
 import yaml
 
 from ingestion import run_source
-from tests.ingestion.conftest import WRITTEN_READERS
+from tests.ingestion.conftest import MARIADB_URL, WRITTEN_READERS, koha_statistics_table
 
-MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 COLUMNS = "datetime, branch, type, barcode, cardnumber, date_due, other"
 
 
@@ -30,27 +29,13 @@ class _Table:
 
 @pytest.fixture
 def mariadb_table():
-    pymysql = pytest.importorskip("pymysql")
-    try:
-        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database="test",
-                               connect_timeout=3, autocommit=True)
-    except pymysql.MySQLError as err:
-        pytest.skip(f"MariaDB at 127.0.0.1:3306 (root, database test) is unreachable: {err}")
-    name = f"shuyun_edge_statistics_{os.getpid()}"
-    with conn.cursor() as cur:
-        cur.execute(f"drop table if exists {name}")
-        cur.execute(f"""create table {name} (datetime datetime not null, branch varchar(10) not null,
-            type varchar(16) not null, barcode varchar(20) not null, cardnumber varchar(32), date_due date,
-            other varchar(8)) character set utf8mb4""")
+    with koha_statistics_table("shuyun_edge_statistics") as (conn, name):
 
-    def insert(rows):
-        with conn.cursor() as cur:
-            cur.executemany(f"insert into {name} values (%s, %s, %s, %s, %s, %s, %s)", rows)
+        def insert(rows):
+            with conn.cursor() as cur:
+                cur.executemany(f"insert into {name} values (%s, %s, %s, %s, %s, %s, %s)", rows)
 
-    yield name, _Table(MARIADB_URL, insert)
-    with conn.cursor() as cur:
-        cur.execute(f"drop table if exists {name}")
-    conn.close()
+        yield name, _Table(MARIADB_URL, insert)
 
 
 @pytest.fixture
