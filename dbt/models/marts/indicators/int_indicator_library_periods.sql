@@ -172,7 +172,7 @@ lent_items as (
 stock as (
 
     select
-        held_items.period_type, held_items.period_start, held_items.library_code,
+        held_items.period_type, held_items.period_start, held_items.library_code as end_library_code,
         count(*) as volumes_held,
         count(distinct held_items.bib_id) as titles_held,
         count(*) filter (where lent_items.item_barcode is null) as volumes_not_lent
@@ -196,7 +196,7 @@ first_copies as (
 acquisitions as (
 
     select
-        periods.period_type, periods.period_start, items.library_code,
+        periods.period_type, periods.period_start, items.library_code as end_library_code,
         count(*) as new_volumes,
         count(*) filter (where items.is_children) as new_children_volumes
     from items
@@ -207,7 +207,8 @@ acquisitions as (
 
 new_titles as (
 
-    select periods.period_type, periods.period_start, first_copies.library_code, count(*) as new_titles
+    select periods.period_type, periods.period_start, first_copies.library_code as end_library_code,
+        count(*) as new_titles
     from first_copies
     inner join periods
         on first_copies.first_acquired_on >= periods.period_start
@@ -237,7 +238,7 @@ rotations_in as (
 
     -- shipments a library received from its parent in the period, and in how many distinct months / quarters
     select
-        periods.period_type, periods.period_start, rotations.to_library as library_code,
+        periods.period_type, periods.period_start, rotations.to_library as end_library_code,
         count(*) as rotations_received,
         count(distinct date_trunc('month', rotations.shipped_on)) as months_with_rotation,
         count(distinct date_trunc('quarter', rotations.shipped_on)) as quarters_with_rotation
@@ -258,6 +259,7 @@ flags as (
             - greatest(library_periods.period_start, circulation_spans.first_day)) as circulation_days_covered,
         coalesce(gate_spans.first_day < library_periods.period_end
                  and gate_spans.last_day >= library_periods.period_start, false) as on_gate_counts,
+        case when library_periods.is_period_end_version then library_periods.library_code end as end_library_code,
         holdings_libraries.library_code is not null as has_holdings,
         holdings_libraries.library_code is not null and library_periods.is_period_end_version as on_holdings,
         coalesce(library_periods.source_system, '') <> 'form'
@@ -375,16 +377,8 @@ from flags
 left join daily using (period_type, period_start, library_code, county_code)
 left join forms using (period_type, period_start, library_code, county_code)
 left join activities using (period_type, period_start, library_code, county_code)
--- stocks, acquisitions and rotations belong to the library as it stood at the period's end
-left join stock
-    on stock.period_type = flags.period_type and stock.period_start = flags.period_start
-    and stock.library_code = flags.library_code and flags.is_period_end_version
-left join acquisitions
-    on acquisitions.period_type = flags.period_type and acquisitions.period_start = flags.period_start
-    and acquisitions.library_code = flags.library_code and flags.is_period_end_version
-left join new_titles
-    on new_titles.period_type = flags.period_type and new_titles.period_start = flags.period_start
-    and new_titles.library_code = flags.library_code and flags.is_period_end_version
-left join rotations_in
-    on rotations_in.period_type = flags.period_type and rotations_in.period_start = flags.period_start
-    and rotations_in.library_code = flags.library_code and flags.is_period_end_version
+-- stocks, acquisitions and rotations belong to the library as it stood at the period's end (end_library_code)
+left join stock using (period_type, period_start, end_library_code)
+left join acquisitions using (period_type, period_start, end_library_code)
+left join new_titles using (period_type, period_start, end_library_code)
+left join rotations_in using (period_type, period_start, end_library_code)
