@@ -1,7 +1,7 @@
 """Reader barcodes never reach the warehouse: home library by range lookup, then a keyed hash.
 
-- `home_library`: vectorised range lookup (polars `join_asof` on the sorted first barcode, then a
-  check against the last barcode of the matched range) over the *unique* barcodes of a batch.
+- `home_library`: vectorised range lookup (a binary search of the sorted first barcodes, then a
+  check against the last barcode of the matched range).
 - `pseudonymise`: HMAC-SHA256 with `shuyun.settings.pseudonym_key()`, first 32 hex digits.
 - `scrub`: the safety net for rows we could not split into fields (malformed, wrongly encoded):
   every run of 15 digits (reader card) or 18 characters shaped like a 身份证号 becomes its pseudonym.
@@ -45,15 +45,20 @@ class Pseudonymiser:
         return hmac.new(self._key, barcode.encode(), hashlib.sha256).hexdigest()[:KEY_LENGTH]
 
     def series(self, barcodes: pl.Series) -> pl.Series:
-        """Pseudonyms for a column of barcodes (null/blank stay null), hashing each distinct value once."""
-        uniq = barcodes.drop_nulls().unique()
-        wanted = pl.DataFrame({"barcode": uniq.filter(uniq != "")})
-        known = self._known.join(wanted, on="barcode", how="semi")
-        missing = wanted.join(known, on="barcode", how="anti")["barcode"]
-        new = pl.DataFrame({"barcode": missing, "key": self.digests(missing)})
-        # readers come back batch after batch: remember their pseudonyms for the rest of the file (bounded)
-        self._known = new if self._known.height + new.height > CACHE_ROWS else pl.concat([self._known, new])
-        return _lookup(barcodes, pl.concat([known, new]), "key")
+        """Pseudonyms for a column of barcodes (null/blank stay null), hashing each distinct value once.
+
+        Readers come back batch after batch, so pseudonyms are remembered for the rest of the file
+        (bounded by CACHE_ROWS): once the readers are known, a batch costs one hash join."""
+        frame = pl.DataFrame({"barcode": barcodes.cast(pl.String)}).join(
+            self._known, on="barcode", how="left", maintain_order="left")
+        unknown = frame.filter(pl.col("key").is_null() & pl.col("barcode").is_not_null() & (pl.col("barcode") != ""))
+        if unknown.height:
+            missing = unknown["barcode"].unique()
+            new = pl.DataFrame({"barcode": missing, "key": self.digests(missing)})
+            self._known = new if self._known.height + new.height > CACHE_ROWS else pl.concat([self._known, new])
+            found = _lookup(frame["barcode"], new, "key")
+            return frame["key"].fill_null(found).alias(barcodes.name)
+        return frame["key"].alias(barcodes.name)
 
     def digests(self, values: pl.Series) -> pl.Series:
         """`self(v)` for every value of a string column: the only per-value Python is the tight loop of
@@ -82,16 +87,18 @@ def ranges_frame(rows: list[tuple[int, int, str]]) -> pl.DataFrame:
 
 def home_library(barcodes: pl.Series, ranges: pl.DataFrame) -> pl.Series:
     """Library owning each barcode by range, or null when the barcode lies outside every range
-    (or is not a number). Same length and order as `barcodes`."""
-    values = barcodes.drop_nulls().unique()
-    numeric = values.filter(values.str.contains(r"^[0-9]{1,18}$"))
-    lookup = (
-        pl.DataFrame({"barcode": numeric, "n": numeric.cast(pl.Int64)})
-        .sort("n")
-        .join_asof(ranges, left_on="n", right_on="first", strategy="backward")
-        .filter(pl.col("n") <= pl.col("last"))
-    )
-    return _lookup(barcodes, lookup.select("barcode", "library_code"), "library_code")
+    (or is not a number). Same length and order as `barcodes`. A binary search of the sorted first
+    barcodes per value (the registry holds a few hundred ranges, a batch tens of thousands of barcodes)."""
+    if ranges.height == 0:
+        return pl.Series(barcodes.name, [None] * len(barcodes), dtype=pl.String)
+    text = barcodes.cast(pl.String)
+    numeric = text.str.contains(r"^[0-9]{1,18}$").fill_null(False)
+    number = pl.select(pl.when(numeric).then(text.cast(pl.Int64, strict=False)).otherwise(None)).to_series()
+    # the range whose first barcode is the greatest ≤ the barcode; -1 when none is
+    index = ranges["first"].search_sorted(number.fill_null(-1), side="right").cast(pl.Int64) - 1
+    at = index.clip(0)
+    inside = (index >= 0) & (number <= ranges["last"].gather(at))  # null number → null → not inside
+    return pl.select(pl.when(inside).then(ranges["library_code"].gather(at))).to_series().alias(barcodes.name)
 
 
 def _lookup(barcodes: pl.Series, table: pl.DataFrame, column: str) -> pl.Series:

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 BLOCK_BYTES = 4 << 20
-BATCH_ROWS = 50_000
+BATCH_ROWS = 100_000  # rows per polars batch: larger batches, fewer calls (preparing 2 M rows: 6.6 s → 6.0 s)
 
 
 @dataclass
