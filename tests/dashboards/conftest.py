@@ -460,12 +460,23 @@ def load_indicator_marts(conn: psycopg.Connection) -> None:
                             [[row.get(n) for n in names] for row in contents[table]])
 
 
+def load_dashboard_views(conn: psycopg.Connection) -> None:
+    """The datasets' views (dbt/models/marts/dashboards/, as dbt builds them) over the marts above."""
+    from dashboards import publish
+
+    for doc in publish.load_assets().of("datasets").values():
+        if not doc.get("sql"):
+            conn.execute(f"create or replace view marts.{doc['table_name']} as {publish.view_sql(doc['table_name'])}")
+
+
 @pytest.fixture(scope="session")
 def marts(warehouse_env) -> wh.Address:
-    """The contract's marts with the known dataset above, owned by shuyun_transformer, readable by the reader."""
+    """The contract's marts with the known dataset above, and the dashboards' views over them, owned by
+    shuyun_transformer, readable by the reader."""
     with wh.connect("transformer", autocommit=True) as conn:
         load_marts(conn)
         load_indicator_marts(conn)
+        load_dashboard_views(conn)
     return warehouse_env
 
 

@@ -87,6 +87,8 @@ def _drop_chart_id(doc):
         pytest.param("datasets/shuyun_marts/library_daily.yaml",
                      lambda d: d.update(columns=[c for c in d["columns"] if c["column_name"] != "county_code"]),
                      "no county_code column", id="dataset-without-county-code"),
+        pytest.param("datasets/shuyun_marts/library_daily.yaml", lambda d: d.update(table_name="fct_library_daily"),
+                     "no model in dbt/models/marts/dashboards/", id="physical-dataset-not-on-a-dashboard-view"),
         pytest.param("databases/shuyun_marts.yaml",
                      lambda d: d.update(sqlalchemy_uri="postgresql+psycopg2://shuyun_reader:pw@localhost/shuyun"),
                      "no address or password in git", id="committed-password"),
@@ -104,6 +106,21 @@ def test_bad_assets_are_refused_with_file_and_rule(tmp_path, rel, change, messag
     # then the message names the file and the rule
     assert message in str(err.value)
     assert rel in str(err.value)
+
+
+def test_every_dataset_is_a_dbt_view_with_the_same_columns():
+    # given the datasets and the dbt models of the dashboards' views (issue 7: physical datasets, no SQL for
+    # Superset to parse on every chart request)
+    assets = publish.load_assets()
+    contract = yaml.safe_load((publish.DBT_VIEWS / "_dashboards__models.yml").read_text(encoding="utf-8"))
+    views = {m["name"]: [c["name"] for c in m["columns"]] for m in contract["models"]}
+    for rel, doc in assets.of("datasets").items():
+        # then each reads its view, and declares exactly the columns of the view's contract
+        assert not doc.get("sql"), f"{rel} is a virtual dataset"
+        assert sorted(c["column_name"] for c in doc["columns"]) == sorted(views[doc["table_name"]]), rel
+    # and the views' SQL needs no dbt to be read (tests create them from it)
+    assert "{{" not in publish.view_sql("v_library_daily") and "marts.fct_library_daily" in publish.view_sql(
+        "v_library_daily")
 
 
 def test_invalid_yaml_names_file_and_line(tmp_path):

@@ -1,4 +1,5 @@
-"""Every dataset's SQL, run as the read-only reader role on the known test marts (real PostgreSQL, no Superset)."""
+"""Every dataset's view (dbt/models/marts/dashboards/), read as the read-only reader role on the known test marts
+(real PostgreSQL, no Superset)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ from dashboards import publish
 from tests.dashboards.conftest import COUNTIES, FLOWS, LOANS_PER_DAY, RENAMED, library_daily_rows
 
 
-def dataset_sql(key: str) -> str:
-    assets = publish.load_assets()
-    return assets.files[f"datasets/shuyun_marts/{key}.yaml"]["sql"]
+def dataset_table(key: str) -> str:
+    """The relation a dataset reads: its view in marts (physical datasets), or its SQL (a virtual one)."""
+    doc = publish.load_assets().files[f"datasets/shuyun_marts/{key}.yaml"]
+    return f"({doc['sql']})" if doc.get("sql") else f"marts.{doc['table_name']}"
 
 
 def rows(reader, key: str, where: str = "true", params=()) -> list[dict]:
     with reader.cursor() as cur:
-        cur.execute(f"select * from ({dataset_sql(key)}) as ds where {where}", params)
+        cur.execute(f"select * from {dataset_table(key)} as ds where {where}", params)
         names = [d.name for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
