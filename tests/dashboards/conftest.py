@@ -464,9 +464,15 @@ def load_dashboard_views(conn: psycopg.Connection) -> None:
     """The datasets' views (dbt/models/marts/dashboards/, as dbt builds them) over the marts above."""
     from dashboards import publish
 
-    for doc in publish.load_assets().of("datasets").values():
-        if not doc.get("sql"):
-            conn.execute(f"create or replace view marts.{doc['table_name']} as {publish.view_sql(doc['table_name'])}")
+    pending = {doc["table_name"] for doc in publish.load_assets().of("datasets").values() if not doc.get("sql")}
+    sql = {name: publish.view_sql(name) for name in pending}
+    while pending:  # a model that reads another of the folder comes after it (dbt's ref order)
+        ready = sorted(n for n in pending if not any(f"marts.{other} " in sql[n] or f"marts.{other}\n" in sql[n]
+                                                     for other in pending - {n}))
+        assert ready, f"the dashboards' models refer to each other in a cycle: {sorted(pending)}"
+        for name in ready:
+            conn.execute(f"create or replace view marts.{name} as {sql[name]}")
+        pending -= set(ready)
 
 
 @pytest.fixture(scope="session")
