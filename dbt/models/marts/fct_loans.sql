@@ -68,23 +68,32 @@ paired_again as (
 
 loans as (
 
-    -- only the loans whose row changed are written again (most re-paired loans come out as they were)
+    -- only the loans whose row changed are written again (most re-paired loans come out as they were).
+    -- The lateral look-up (offset 0) keeps it one primary-key probe per re-paired loan: as a plain
+    -- `not exists` PostgreSQL mis-estimates the re-paired loans and hashes the whole fact (a scan that
+    -- grows with the history).
     select paired_again.*
     from paired_again
-    where not exists (
-        select 1 from {{ this }} as existing
+    left join lateral (
+        select
+            existing.loan_at, existing.loan_date, existing.library_code, existing.county_code,
+            existing.prefecture_code, existing.item_barcode, existing.reader_key, existing.due_date,
+            existing.renewals, existing.returned_at, existing.return_library_code, existing.loan_days,
+            existing.overdue_days, existing.is_returned_elsewhere, existing._loaded_at
+        from {{ this }} as existing
         where existing.loan_id = paired_again.loan_id
-            and (existing.loan_at, existing.loan_date, existing.library_code, existing.county_code,
-                 existing.prefecture_code, existing.item_barcode, existing.reader_key, existing.due_date,
-                 existing.renewals, existing.returned_at, existing.return_library_code, existing.loan_days,
-                 existing.overdue_days, existing.is_returned_elsewhere, existing._loaded_at)
-            is not distinct from
-                (paired_again.loan_at, paired_again.loan_date, paired_again.library_code, paired_again.county_code,
-                 paired_again.prefecture_code, paired_again.item_barcode, paired_again.reader_key,
-                 paired_again.due_date, paired_again.renewals, paired_again.returned_at,
-                 paired_again.return_library_code, paired_again.loan_days, paired_again.overdue_days,
-                 paired_again.is_returned_elsewhere, paired_again._loaded_at)
-    )
+        offset 0
+    ) as existing on true
+    where (existing.loan_at, existing.loan_date, existing.library_code, existing.county_code,
+           existing.prefecture_code, existing.item_barcode, existing.reader_key, existing.due_date,
+           existing.renewals, existing.returned_at, existing.return_library_code, existing.loan_days,
+           existing.overdue_days, existing.is_returned_elsewhere, existing._loaded_at)
+        is distinct from
+          (paired_again.loan_at, paired_again.loan_date, paired_again.library_code, paired_again.county_code,
+           paired_again.prefecture_code, paired_again.item_barcode, paired_again.reader_key,
+           paired_again.due_date, paired_again.renewals, paired_again.returned_at,
+           paired_again.return_library_code, paired_again.loan_days, paired_again.overdue_days,
+           paired_again.is_returned_elsewhere, paired_again._loaded_at)
 
 )
 {% else %}
