@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from shuyun import settings
 from shuyun import warehouse as wh
 
 BENCH_DB = "shuyun_bench_ingest"
@@ -208,19 +209,15 @@ def pandas_to_sql(url: str, clean: Path, rows: int) -> Figure:
     return Figure(len(frame), elapsed, _load())
 
 
-def run(rows: int = 2_000_000, pandas_rows: int = 200_000, echo=print) -> dict[str, float]:
-    """Generate, measure (a), (b), (c); return the RESULT figures."""
+def run(rows: int = 2_000_000, pandas_rows: int = 200_000, echo=print, database: str = BENCH_DB) -> dict[str, float]:
+    """Generate, measure (a), (b), (c) on a scratch `database` (dropped afterwards); return the RESULT figures."""
     wh.up()
-    owner = wh.create_database(BENCH_DB)
-    saved = {k: os.environ.get(k) for k in ("SHUYUN_WAREHOUSE_DB", "SHUYUN_SOURCES", "SHUYUN_ARCHIVE_DIR",
-                                            "SHUYUN_PSEUDONYM_KEY")}
-    os.environ["SHUYUN_WAREHOUSE_DB"] = BENCH_DB
+    owner = wh.create_database(database)
     try:
-        with tempfile.TemporaryDirectory(prefix="shuyun-bench-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="shuyun-bench-") as tmp, settings.environ(
+                SHUYUN_WAREHOUSE_DB=database, SHUYUN_SOURCES=f"{tmp}/sources.yml", SHUYUN_ARCHIVE_DIR=f"{tmp}/archive",
+                SHUYUN_PSEUDONYM_KEY=os.environ.get("SHUYUN_PSEUDONYM_KEY") or "benchmark-key"):
             root = Path(tmp)
-            os.environ["SHUYUN_SOURCES"] = str(root / "sources.yml")
-            os.environ["SHUYUN_ARCHIVE_DIR"] = str(root / "archive")
-            os.environ["SHUYUN_PSEUDONYM_KEY"] = saved["SHUYUN_PSEUDONYM_KEY"] or "benchmark-key"
             t0 = time.perf_counter()
             write_registry(root)
             path = root / "landing" / f"c{COUNTY}" / "circulation" / "circ_20260115.csv"
@@ -262,12 +259,7 @@ def run(rows: int = 2_000_000, pandas_rows: int = 200_000, echo=print) -> dict[s
                 f"{k}={v:.0f}" if k.endswith(("per_s", "_mb")) else f"{k}={v:.2f}" for k, v in figures.items()))
             return figures
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        wh.drop_database(BENCH_DB)
+        wh.drop_database(database)
 
 
 def main(argv: list[str] | None = None) -> None:

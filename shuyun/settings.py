@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +22,22 @@ def home() -> Path:
     path = Path(os.environ.get("SHUYUN_HOME", PROJECT_ROOT / ".shuyun")).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def environ(**values: str) -> Iterator[None]:
+    """Set environment variables for a block (a benchmark's scratch database, say), then put back what was
+    there before, unset ones unset."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def demo_dir() -> Path:

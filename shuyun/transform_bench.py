@@ -261,6 +261,7 @@ def _facts_built(conninfo: str) -> int:
 
 def run(events: int, days: int, keep: bool = False, echo=print) -> dict[str, float]:
     """Generate, build, measure; return the RESULT figures."""
+    from shuyun import settings
     from shuyun import warehouse as wh
     from shuyun.transform import describe_failures, run_dbt
 
@@ -268,13 +269,10 @@ def run(events: int, days: int, keep: bool = False, echo=print) -> dict[str, flo
     wh.up()
     owner = wh.create_database(BENCH_DB)
     conninfo = owner.conninfo()
-    keys = ("SHUYUN_WAREHOUSE_DB", "DBT_TARGET_PATH", "DBT_LOG_PATH")
-    saved = {key: os.environ.get(key) for key in keys}
     try:
-        with tempfile.TemporaryDirectory(prefix="shuyun-bench-dbt-") as tmp:
-            # our own database, and our own dbt target folder: never the one a running `shuyun dbt` uses
-            os.environ.update({"SHUYUN_WAREHOUSE_DB": BENCH_DB, "DBT_TARGET_PATH": f"{tmp}/target",
-                               "DBT_LOG_PATH": f"{tmp}/logs"})
+        # our own database, and our own dbt target folder: never the one a running `shuyun dbt` uses
+        with tempfile.TemporaryDirectory(prefix="shuyun-bench-dbt-") as tmp, settings.environ(
+                SHUYUN_WAREHOUSE_DB=BENCH_DB, DBT_TARGET_PATH=f"{tmp}/target", DBT_LOG_PATH=f"{tmp}/logs"):
             import psycopg
 
             with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -321,11 +319,6 @@ def run(events: int, days: int, keep: bool = False, echo=print) -> dict[str, flo
                 f"{k}={v}" if isinstance(v, int) else f"{k}={v:.2f}" for k, v in figures.items()))
             return figures
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         if keep:
             echo(f"kept the bench database {BENCH_DB} (SHUYUN_WAREHOUSE_DB={BENCH_DB} shuyun warehouse psql)")
         else:
