@@ -78,3 +78,12 @@ def test_wrong_password_is_refused(warehouse_db):
         pytest.skip("authentication rules of an external server are not ours")
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(bad.conninfo())
+
+
+@pytest.mark.parametrize(("ram_gib", "shared", "cache"), [
+    (24, "4096MB", "12288MB"),  # capped at 4 GB
+    (8, "2048MB", "4096MB"),  # a quarter of the RAM
+    (1, "512MB", "1024MB"),  # never below the old fixed 512 MB
+])
+def test_embedded_memory_settings_follow_the_ram(ram_gib, shared, cache):
+    assert wh.memory_settings(ram_gib * 2**30) == {"shared_buffers": shared, "effective_cache_size": cache}
