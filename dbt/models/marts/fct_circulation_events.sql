@@ -11,6 +11,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='event_date',
+    unchanged_rows_key='event_id',
     on_schema_change='fail',
     indexes=[
         {'columns': ['event_date']},
