@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from datetime import date
 from pathlib import Path
 
@@ -199,9 +200,30 @@ def mart_groups(models_dir: Path | None = None) -> list[tuple[str, list[str]]]:
     if other:
         groups.append(("other", other))
     # sub-folders hold derived products (e.g. indicators) built on the flat dims and facts: they come last
-    groups += [(p.name, [f"path:models/marts/{p.name}"]) for p in entries
-               if p.is_dir() and not p.name.startswith((".", "_"))]
+    folders = [p for p in entries if p.is_dir() and not p.name.startswith((".", "_"))]
+    groups += [(p.name, [f"path:models/marts/{p.name}"]) for p in _dependency_order(folders)]
     return groups
+
+
+_REF = re.compile(r"""\bref\(\s*['"]([^'"]+)['"]\s*\)""")
+
+
+def _dependency_order(folders: list[Path]) -> list[Path]:
+    """Folders in build order: one whose models ref() a model of another comes after that one (the
+    dashboards' views read the indicator marts); otherwise alphabetical. A cycle keeps the rest alphabetical
+    (dbt itself would refuse a cycle between models)."""
+    home = {sql.stem: folder.name for folder in folders for sql in folder.rglob("*.sql")}
+    needs = {folder.name: {home[name] for sql in folder.rglob("*.sql") for name in _REF.findall(sql.read_text())
+                           if home.get(name, folder.name) != folder.name}
+             for folder in folders}
+    ordered: list[Path] = []
+    pending = list(folders)
+    while pending:
+        placed = {p.name for p in ordered}
+        ready = next((p for p in pending if needs[p.name] <= placed), pending[0])
+        ordered.append(ready)
+        pending.remove(ready)
+    return ordered
 
 
 def dbt_build(*selectors: str) -> None:

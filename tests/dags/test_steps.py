@@ -150,6 +150,19 @@ def test_mart_groups_from_folders_or_prefixes(tmp_path):
     assert steps.mart_groups(tmp_path / "nothing") == []
 
 
+def test_mart_folders_build_after_the_folders_they_ref(tmp_path):
+    # given three sub-folders: "apps" reads a model of "scores", "scores" one of "base"
+    marts = tmp_path / "marts"
+    for folder, name, sql in (
+            ("apps", "v_app", "select * from {{ ref('mart_score') }}"),
+            ("scores", "mart_score", "select * from {{ ref( \"base_table\" ) }} join {{ ref('fct_x') }}"),
+            ("base", "base_table", "select 1")):
+        (marts / folder).mkdir(parents=True)
+        (marts / folder / f"{name}.sql").write_text(sql)
+    # then each comes after what it reads, though "apps" sorts first
+    assert [name for name, _ in steps.mart_groups(tmp_path)] == ["base", "scores", "apps"]
+
+
 def test_dbt_build_passes_selectors_to_the_project_runner(monkeypatch):
     import shuyun.transform
 
