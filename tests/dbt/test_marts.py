@@ -237,13 +237,20 @@ def test_incremental_run_equals_full_refresh(built):
 
     with psycopg.connect(built.conninfo(), autocommit=True) as conn:
         add_day_three(conn)
+    versions = "select event_id, xmin::text from marts.fct_circulation_events"
+    before = dict(rows(built, versions))
 
     # when the facts run incrementally with no extra lookback
     result = run_dbt(["run", "--select", INCREMENTAL_FACTS, "--vars", "{late_arrival_days: 0}"])
     incremental = _facts(built)
 
-    # then only the re-opened days were rebuilt: 03-10 (late event, newest day) and 03-11, not 03-09
-    assert _rows_inserted(result, "fct_circulation_events") == 8
+    # then only the three new events were written: the rows of 03-10, re-opened by the late event, came out
+    # unchanged and stayed in place (same row version), as did every other day's
+    assert _rows_inserted(result, "fct_circulation_events") == 3
+    after = dict(rows(built, versions))
+    assert {event_id for event_id, version in after.items() if before.get(event_id) != version} == {
+        "c532622:A-0012", "c532622:A-0013", "c532622:A-0014"}
+    assert set(before) < set(after)
     # and the loan of 03-09 is closed by the return of 03-11 although its day had no new event
     assert rows(built, """select returned_at is not null, loan_days, renewals, is_returned_elsewhere
                           from marts.fct_loans where loan_id = 'c532622:A-0001'""") == [(True, 2, 1, False)]
