@@ -1,9 +1,11 @@
 -- grain: county (current registry). Freshness and completeness of what reached the marts:
 -- last day loaded vs the province's last day, days with data in the last 30, libraries active, monthly
 -- forms received for the last complete month.
--- The dataset `county_data_quality` of the dashboards (dashboards/assets/datasets/shuyun_marts/county_data_quality.yaml) is this view;
+-- The dataset `county_data_quality` of the dashboards (dashboards/assets/datasets/shuyun_marts/county_data_quality.yaml) is this table;
 -- row-level security adds `county_code = '…'` outside it for a county director.
-{{ config(materialized='view') }}
+-- A table, not a view (issue 7): one row per county, but computed from every row of fct_library_daily (1.3 M a year
+-- at 3,600 libraries: 1.8 s per chart request); built once per dbt run.
+{{ config(materialized='table') }}
 
 with bounds as (
     select min(date_day) as first_day, max(date_day) as last_day from {{ ref('fct_library_daily') }}
