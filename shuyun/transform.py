@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -52,20 +50,6 @@ def dbt_env(role: str = "transformer") -> dict[str, str]:
     env = address.env(ENV_PREFIX)
     env[SECRET_ENV] = env.pop(f"{ENV_PREFIX}PASSWORD")
     return env
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _with_project_args(args: list[str]) -> list[str]:
@@ -128,7 +112,7 @@ def run_dbt(args: list[str], *, role: str = "transformer", check: bool = True, e
     if target and "--target" not in args and "-t" not in args and args[0] not in {"--help", "-h", "--version"}:
         args += ["--target", target]
     connection = tuple(env.get(f"{ENV_PREFIX}{key}") for key in ("HOST", "PORT", "USER", "DBNAME")) + (target,)
-    with _LOCK, _environment(env):
+    with _LOCK, settings.environ(**env):
         if _last_connection not in (None, connection) and not {"--partial-parse", "--no-partial-parse"} & set(args):
             args += ["--no-partial-parse"]
         result = dbtRunner().invoke(args)
