@@ -6,7 +6,9 @@ environment before any test imports it and refuses to go on if something importe
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -98,3 +100,31 @@ def _forget_batches(owner, prefix: str) -> None:
             conn.execute(sql.SQL("delete from {} where _batch_id = any(%s)").format(sql.SQL(table)), (ids,))
         conn.execute("delete from raw.ingest_batches where batch_id = any(%s) or archived_path like %s",
                      (ids, prefix + "%"))
+
+
+# ---------------------------------------------------------------- the Celery tests (test_celery*.py)
+
+@pytest.fixture
+def redis_server() -> str:
+    """The redis-server binary; the test skips (installing nothing) without it, before any database is made."""
+    binary = shutil.which("redis-server")
+    if not binary:
+        pytest.skip("redis-server is not on PATH (Debian package redis-server); nothing is installed by the test")
+    # Asked of the package metadata, not by importing: importing Airflow in this process would configure it
+    # before tests/dags/conftest.py does (the dag.test() tests need their own AIRFLOW_HOME).
+    try:
+        importlib.metadata.version("apache-airflow-providers-celery")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("apache-airflow-providers-celery is not installed")
+    return binary
+
+
+@pytest.fixture
+def metadata_db(redis_server, warehouse_env):
+    name = f"airflow_celery_{os.getpid()}"
+    with wh.connect(dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield wh.address("owner", dbname=name)
+    with wh.connect(dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

@@ -11,26 +11,16 @@ both workers took tasks. Every process is stopped and the database dropped, also
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
+from celery_support import Processes, celery_env_file, free_port, wait_for
 
-from shuyun import settings
-from shuyun import warehouse as wh
 from shuyun.orchestration import service
 
 pytestmark = pytest.mark.slow
 
-CELERY_ENV = settings.PROJECT_ROOT / "infra" / "airflow" / "celery.env"
 DAG_ID = "shuyun_celery_probe"
 MAPPED = 6
 DAG_SOURCE = f'''
@@ -55,111 +45,6 @@ probe()
 '''
 
 
-def _free_port(start: int | None = None) -> int:
-    candidates = range(start, start + 200) if start else [0]
-    for candidate in candidates:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise RuntimeError(f"no free port from {start}")
-
-
-def _celery_env_file() -> dict[str, str]:
-    values = {}
-    for line in CELERY_ENV.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            values[key] = value
-    return values
-
-
-class Processes:
-    """Processes started by the test, each in its own session; stop() ends exactly those groups."""
-
-    def __init__(self, logs: Path):
-        self.logs = logs
-        self.procs: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-        with open(self.logs / f"{name}.out", "ab") as out:
-            proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, cwd=str(self.logs))
-        self.procs[name] = proc
-        return proc
-
-    def check_alive(self) -> None:
-        dead = {name: p.returncode for name, p in self.procs.items() if p.poll() is not None}
-        if dead:
-            pytest.fail(f"processes exited early: {dead}\n{self.tails(dead)}")
-
-    def tails(self, names=None, chars: int = 1500) -> str:
-        parts = []
-        for name in names or self.procs:
-            path = self.logs / f"{name}.out"
-            text = path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
-            parts.append(f"--- {name}\n{text}")
-        return "\n".join(parts)
-
-    def stop(self, timeout: float = 20) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + timeout
-        for proc in self.procs.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(5)
-
-
-def _wait_for(what: str, check, timeout: float, procs: Processes, poll: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        procs.check_alive()
-        time.sleep(poll)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{procs.tails()}")
-
-
-@pytest.fixture
-def redis_server() -> str:
-    """The redis-server binary; the test skips (installing nothing) without it, before any database is made."""
-    binary = shutil.which("redis-server")
-    if not binary:
-        pytest.skip("redis-server is not on PATH (Debian package redis-server); nothing is installed by the test")
-    # Asked of the package metadata, not by importing: importing Airflow in this process would configure it
-    # before tests/dags/conftest.py does (the dag.test() tests need their own AIRFLOW_HOME).
-    try:
-        importlib.metadata.version("apache-airflow-providers-celery")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("apache-airflow-providers-celery is not installed")
-    return binary
-
-
-@pytest.fixture
-def metadata_db(redis_server, warehouse_env):
-    name = f"airflow_celery_{os.getpid()}"
-    with wh.connect(dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    yield wh.address("owner", dbname=name)
-    with wh.connect(dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
 def test_a_mapped_dag_runs_on_two_celery_workers(tmp_path, redis_server, metadata_db):
     # given a Redis of our own, a fresh metadata database and the Celery settings of infra/airflow/celery.env
     redis = redis_server
@@ -167,11 +52,11 @@ def test_a_mapped_dag_runs_on_two_celery_workers(tmp_path, redis_server, metadat
     home, dags, out = tmp_path / "airflow", tmp_path / "dags", tmp_path / "out"
     for folder in (home, dags, out):
         folder.mkdir()
-    redis_port = _free_port()
-    api_port = _free_port(18300)
+    redis_port = free_port()
+    api_port = free_port(18300)
     env = service.airflow_env(port_number=api_port, sql_alchemy_conn=metadata_db.url("postgresql+psycopg2"),
                               home=home)
-    env.update(_celery_env_file())
+    env.update(celery_env_file())
     env.update({
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
@@ -197,18 +82,18 @@ def test_a_mapped_dag_runs_on_two_celery_workers(tmp_path, redis_server, metadat
         procs.start("api-server", [airflow, "api-server", "--host", "127.0.0.1", "--port", str(api_port)], env)
         procs.start("dag-processor", [airflow, "dag-processor"], env)
         procs.start("scheduler", [airflow, "scheduler"], env)
-        _wait_for("both Celery workers", lambda: all(
+        wait_for("both Celery workers", lambda: all(
             "ready." in (tmp_path / f"{w}.out").read_text(errors="replace") for w in ("w1", "w2")), 150, procs)
         workers_ready = time.monotonic()
 
         # when the mapped DAG appears (unpaused, triggered once the dag-processor has serialized it)
         (dags / f"{DAG_ID}.py").write_text(DAG_SOURCE)
         with psycopg.connect(metadata_db.conninfo(), autocommit=True) as conn:
-            _wait_for("the DAG to be serialized", lambda: conn.execute(
+            wait_for("the DAG to be serialized", lambda: conn.execute(
                 "select 1 from serialized_dag where dag_id = %s", (DAG_ID,)).fetchone(), 90, procs)
             service.run_airflow(["dags", "trigger", DAG_ID, "--run-id", "celery_probe"], env=env, timeout=120)
             triggered = time.monotonic()
-            state = _wait_for("the run to finish", lambda: (row := conn.execute(
+            state = wait_for("the run to finish", lambda: (row := conn.execute(
                 "select state from dag_run where dag_id = %s and run_id = 'celery_probe'", (DAG_ID,)).fetchone())
                 and row[0] in ("success", "failed") and row[0], 120, procs)
             tasks = conn.execute("select map_index, state from task_instance where dag_id = %s order by map_index",

@@ -22,7 +22,7 @@ from datetime import date
 
 import psycopg
 import pytest
-from test_celery import Processes, _celery_env_file, _free_port, _wait_for, metadata_db, redis_server  # noqa: F401
+from celery_support import Processes, celery_env_file, free_port, wait_for
 
 from shuyun import warehouse as wh
 from shuyun.demo import generate, preset
@@ -64,10 +64,10 @@ def test_ingest_and_transform_of_the_project_run_on_two_celery_workers(tmp_path,
     began = time.monotonic()
     home = tmp_path / "airflow"
     home.mkdir()
-    redis_port, api_port = _free_port(), _free_port(18400)
+    redis_port, api_port = free_port(), free_port(18400)
     env = service.airflow_env(port_number=api_port, sql_alchemy_conn=metadata_db.url("postgresql+psycopg2"),
                               home=home)
-    env.update(_celery_env_file())
+    env.update(celery_env_file())
     env.update({
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
@@ -101,12 +101,12 @@ def test_ingest_and_transform_of_the_project_run_on_two_celery_workers(tmp_path,
         procs.start("api-server", [airflow, "api-server", "--host", "127.0.0.1", "--port", str(api_port)], env)
         procs.start("dag-processor", [airflow, "dag-processor"], env)
         procs.start("scheduler", [airflow, "scheduler"], env)
-        _wait_for("both Celery workers", lambda: all(
+        wait_for("both Celery workers", lambda: all(
             "ready." in (tmp_path / f"{w}.out").read_text(errors="replace") for w in WORKERS), 240, procs)
         ready = time.monotonic()
 
         with psycopg.connect(metadata_db.conninfo(), autocommit=True) as meta:
-            _wait_for("the project's DAGs to be serialized", lambda: meta.execute(
+            wait_for("the project's DAGs to be serialized", lambda: meta.execute(
                 "select count(*) from serialized_dag where dag_id in ('shuyun_ingest', 'shuyun_transform')"
             ).fetchone()[0] == 2, 180, procs)
             # when the ingest DAG is triggered for two days (transform unpaused first, so the raw Asset schedules it)
@@ -116,14 +116,14 @@ def test_ingest_and_transform_of_the_project_run_on_two_celery_workers(tmp_path,
             service.run_airflow(["dags", "trigger", "shuyun_ingest", "--run-id", "celery_chain", "--conf", conf],
                                 env=env, timeout=120)
             triggered = time.monotonic()
-            ingest = _wait_for("the ingest run", lambda: (row := meta.execute(
+            ingest = wait_for("the ingest run", lambda: (row := meta.execute(
                 "select state from dag_run where dag_id = 'shuyun_ingest' and run_id = 'celery_chain'").fetchone())
                 and row[0] in ("success", "failed") and row[0], 600, procs)
             assert ingest == "success", f"ingest ended {ingest}\n{procs.tails()}"
             ingested = time.monotonic()
             # unpausing also starts the daily schedule (the latest closed day: nothing to load); let every
             # ingest run and every transform run it scheduled end
-            _wait_for("every run to end", lambda: _settled(metadata_db) and (time.sleep(10) or _settled(metadata_db)),
+            wait_for("every run to end", lambda: _settled(metadata_db) and (time.sleep(10) or _settled(metadata_db)),
                       1500, procs, poll=3)
             transformed = time.monotonic()
             tasks = meta.execute(
