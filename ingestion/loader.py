@@ -350,8 +350,11 @@ def _load(conn: psycopg.Connection, d: Delivery, result: BatchResult, sha: str, 
             marc_items=d.src.marc_items if d.feed == "holdings" else None,
             period_type=period_type,
         )
-        # _loaded_at is not sent: it defaults to now() (raw.sql), the start of this transaction = loaded_at
+        # The batch's stamps are not sent with every row: raw's columns default to now() (= loaded_at, the start
+        # of this transaction) and to these settings, which last as long as this transaction (raw.sql).
         meta = {"_batch_id": result.batch_id, "_source": d.source, "_file": d.path.name}
+        conn.execute("select set_config('shuyun.batch_id', %s, true), set_config('shuyun.source', %s, true),"
+                     " set_config('shuyun.file', %s, true)", (meta["_batch_id"], meta["_source"], meta["_file"]))
         by_rule: Counter[str] = Counter()
         file_level = None
         for prepared in prefetch(_prepare(d, ctx, meta)):
@@ -411,10 +414,7 @@ def _prepare_chunk(chunk: readers.Chunk, ctx: F.Context, meta: dict, file_level:
         ctx.truncated_line = chunk.truncated_line
         frame = _frame(chunk.columns, chunk.lines, chunk.rows, chunk.data)
         split = F.TRANSFORMS[ctx.feed](frame, ctx, chunk)
-        good = split.good.with_columns(
-            pl.lit(meta["_batch_id"]).alias("_batch_id"), pl.lit(meta["_source"]).alias("_source"),
-            pl.lit(meta["_file"]).alias("_file"),
-        )
+        good = split.good  # _batch_id, _source, _file, _loaded_at: raw's column defaults (see _load)
         if good.height:
             good_csv, good_columns, good_rows = _csv_bytes(good), good.columns, good.height
         bad_frames.append(split.bad)

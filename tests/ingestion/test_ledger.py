@@ -7,6 +7,8 @@ import os
 import re
 from datetime import date
 
+import psycopg
+import pytest
 from click.testing import CliRunner
 
 from ingestion import ingest_file, list_sources, load_registry, run_source
@@ -271,3 +273,29 @@ def test_every_row_of_a_batch_carries_the_batch_start_as_loaded_at(province, pg)
         stamps = pg.execute(f"select distinct _loaded_at from {table} where _batch_id = %s",
                             (result.batch_id,)).fetchall()
         assert stamps == [(started,)], table
+
+
+def test_raw_rows_take_the_batch_stamps_of_their_transaction_and_refuse_none(province, pg):
+    # given a delivery loaded by the loader, which sends no _batch_id/_source/_file per row (raw.sql defaults)
+    path = _circ_file(province, "c532623", "20260126", "LS", n=3)
+    result = ingest_file(path, "circulation", "c532623")
+
+    # then every row carries its own batch, source and file
+    assert result.status == "loaded"
+    stamps = pg.execute("select distinct _batch_id, _source, _file from raw.circulation_events "
+                        "where _batch_id = %s", (result.batch_id,)).fetchall()
+    assert stamps == [(result.batch_id, "c532623", path.name)]
+
+    # and a row written outside a loader transaction (no settings) is refused, never stamped blank
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        with pg.transaction():
+            pg.execute("insert into raw.visitor_counts (county_code, library_code, gate_id, period_start,"
+                       " period_minutes, entries, _line) values ('532623', '532623000', 'g1', now(), 60, 1, 1)")
+    # nor after a loader transaction set them for itself in the same session
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        with pg.transaction():
+            pg.execute("select set_config('shuyun.batch_id', 'x', true), set_config('shuyun.source', 's', true),"
+                       " set_config('shuyun.file', 'f', true)")
+        with pg.transaction():
+            pg.execute("insert into raw.visitor_counts (county_code, library_code, gate_id, period_start,"
+                       " period_minutes, entries, _line) values ('532623', '532623000', 'g1', now(), 60, 1, 1)")
