@@ -63,10 +63,14 @@ class Calendar:
         return 10 * self.days, 10 * self.days + 1
 
 
-def registry_sql() -> list[str]:
-    """Libraries (prefecture, county, branch, service point), barcode ranges, one holdings snapshot."""
+def registry_sql(prefectures: dict[str, list[str]] = PREFECTURES) -> list[str]:
+    """Libraries (prefecture, county, branch, service point), barcode ranges, one holdings snapshot.
+
+    `prefectures`: prefecture code → its county codes (six digits each; the last three must differ between
+    counties, as they make the item barcodes). Default: the bench's 8 counties in two prefectures.
+    """
     libraries, ranges = [], []
-    for prefecture, counties in PREFECTURES.items():
+    for prefecture, counties in prefectures.items():
         libraries.append(f"('{prefecture}000', '{prefecture}州图书馆', 'prefecture', null, '{prefecture}')")
         for county in counties:
             for sub in SUB_CODES:
@@ -105,13 +109,14 @@ def _q(value: str | None) -> str:
     return "null" if value is None else f"'{value}'"
 
 
-def events_sql(calendar: Calendar, first: int, last: int) -> str:
+def events_sql(calendar: Calendar, first: int, last: int, counties: list[str] = COUNTIES) -> str:
     """Insert the events delivered on days [first, last] (day numbers from FIRST_DAY).
 
     A loan cycle c is lent on day c / cycles_per_day at one of the county's 31 libraries; every number
     below is drawn from hashint8 of the cycle, so any range of days can be generated on its own and the
     same cycle always gives the same events. Each event goes into the batch of its county and delivery
     day: its own day, the next for 0.5 % (late), and 0.2 % arrive a second time the next day (duplicate).
+    `counties`: the counties the cycles are spread over (those of registry_sql's prefectures).
     """
     libraries = len(SUB_CODES)
     cycles = (max(first - CYCLE_REACH_DAYS, 0) * calendar.cycles_per_day, (last + 1) * calendar.cycles_per_day - 1)
@@ -122,7 +127,7 @@ def events_sql(calendar: Calendar, first: int, last: int) -> str:
     with cycles as (
         select
             c,
-            (array['{"','".join(COUNTIES)}'])[1 + abs(hashint8(c * 16 + 1)) % {len(COUNTIES)}] as county,
+            (array['{"','".join(counties)}'])[1 + abs(hashint8(c * 16 + 1)) % {len(counties)}] as county,
             (array['{"','".join(SUB_CODES)}'])[1 + abs(hashint8(c * 16 + 2)) % {libraries}] as sub,
             (array['{"','".join(SUB_CODES)}'])[1 + abs(hashint8(c * 16 + 3)) % {libraries}] as other_sub,
             abs(hashint8(c * 16 + 4)) as h,
@@ -179,7 +184,7 @@ def events_sql(calendar: Calendar, first: int, last: int) -> str:
         'c' || county || '/circulation/circ_' || to_char(date '{FIRST_DAY}' + delivery_day, 'YYYYMMDD') || '.csv',
         c * 8 + kind * 2 + copy_no,
         timestamptz '{FIRST_DAY} 01:00+08' + (delivery_day + 1) * interval '1 day'
-            + array_position(array['{"','".join(COUNTIES)}'], county) * interval '1 minute'
+            + array_position(array['{"','".join(counties)}'], county) * interval '1 minute'
     from (
         select *, case when (h / 17) % 20 = 0 then other_sub else sub end as reader_sub from delivered
     ) as delivered
@@ -187,7 +192,7 @@ def events_sql(calendar: Calendar, first: int, last: int) -> str:
     """
 
 
-def ledger_sql(first: int, last: int) -> str:
+def ledger_sql(first: int, last: int, counties: list[str] = COUNTIES) -> str:
     """The ledger rows of the batches delivered on days [first, last] (the loader writes one per delivery)."""
     return f"""
     insert into raw.ingest_batches (batch_id, source, feed, county_code, file_name, file_sha256, rows_read,
@@ -197,7 +202,7 @@ def ledger_sql(first: int, last: int) -> str:
     from raw.circulation_events
     where _batch_id = any (array(
         select county || '-' || day
-        from unnest(array['{"','".join(COUNTIES)}']) as county, generate_series({first}, {last}) as day
+        from unnest(array['{"','".join(counties)}']) as county, generate_series({first}, {last}) as day
     ))
     group by _batch_id, _source, county_code
     """
@@ -218,13 +223,13 @@ def _timed(action) -> tuple[Figure, object]:
     return Figure(time.perf_counter() - started, os.getloadavg()[0]), outcome
 
 
-def deliver(conninfo: str, calendar: Calendar, first: int, last: int) -> int:
+def deliver(conninfo: str, calendar: Calendar, first: int, last: int, counties: list[str] = COUNTIES) -> int:
     """Load the deliveries of days [first, last] into raw with their ledger rows; return the lines loaded."""
     import psycopg
 
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        loaded = conn.execute(events_sql(calendar, first, last)).rowcount
-        conn.execute(ledger_sql(first, last))
+        loaded = conn.execute(events_sql(calendar, first, last, counties)).rowcount
+        conn.execute(ledger_sql(first, last, counties))
     return loaded
 
 
