@@ -97,15 +97,23 @@ def delivered_files(src: Source, feed: str, interval: tuple[date, date] | None =
     folder = landing / feed
     if not folder.is_dir():
         return []
-    pattern = FILE_PATTERNS[feed]
-    files = [p for p in folder.iterdir() if p.is_file() and pattern.match(p.name)]
-    files = [p for p in files if _overlaps_file(feed, p.name, interval)]
+    files = [p for p in folder.iterdir() if p.is_file() and _delivered(feed, p.name, interval)]
+    return _oldest_first(feed, files)
+
+
+def _delivered(feed: str, name: str, interval: tuple[date, date] | None) -> bool:
+    """A delivery of `feed` by its name (FILE_PATTERNS), dated in the interval when one is given."""
+    return FILE_PATTERNS[feed].match(name) is not None and _overlaps_file(feed, name, interval)
+
+
+def _oldest_first(feed: str, files: list[Path]) -> list[Path]:
     return sorted(files, key=lambda p: (file_date(feed, p.name) or date.min, p.name))
 
 
 def run_source(source_name: str, feeds: list[str] | None = None, *, registry_path: Path | None = None,
                interval: tuple[date, date] | None = None) -> list[BatchResult]:
-    """Ingest every not-yet-loaded delivery of a source (file drop: `<landing>/<feed>/…`).
+    """Ingest every not-yet-loaded delivery of a source (file drop: `<landing>/<feed>/…`; object store:
+    `<url>/<feed>/…`, copied locally first; SQL and HTTP pulls: see transports.py).
 
     With `interval`, only files whose name dates them in [start, end) (monthly files: whose month
     overlaps it). Files already loaded come back as `already_loaded`; one bad file never stops the others.
@@ -118,13 +126,26 @@ def run_source(source_name: str, feeds: list[str] | None = None, *, registry_pat
     kind = src.transport.get("kind", "file_drop")
     if kind in ("sql", "http_json"):
         return _pull(src, wanted, interval)
-    if kind != "file_drop":
-        raise RegistryError(f"source {src.name}: transport {kind!r} is not one of file_drop, sql, http_json")
+    if kind not in ("file_drop", "object_store"):
+        raise RegistryError(f"source {src.name}: transport {kind!r} is not one of file_drop, object_store, sql, "
+                            "http_json")
     results = []
     for feed in wanted:
         if feed not in src.feeds:
             continue
-        for path in delivered_files(src, feed, interval):
+        if kind == "object_store":
+            from ingestion import transports
+
+            try:
+                paths = _oldest_first(feed, transports.fetch_objects(
+                    src, feed, lambda name, feed=feed: _delivered(feed, name, interval)))
+            except transports.PullError as err:
+                results.append(BatchResult("", src.name, feed, f"({src.transport.get('url')}/{feed})",
+                                           status="failed", message=str(err)))
+                continue
+        else:
+            paths = delivered_files(src, feed, interval)
+        for path in paths:
             try:
                 results.append(ingest_delivery(Delivery(path, feed, src.name, src.county_code, src)))
             except Exception as err:  # ingest_delivery already turns errors into results; belt and braces

@@ -1,4 +1,4 @@
-"""Pull transports: an ILS database (SQL) and a gate-counter HTTP JSON API.
+"""Pull transports: an ILS database (SQL), a gate-counter HTTP JSON API, and object storage (S3 and the like).
 
 A pull never loads rows directly: it writes what it fetched as a delivery file in the source's
 dialect (under `<archive dir>/../pulls/<source>/<feed>/`) and hands that file to the same loader as
@@ -27,6 +27,15 @@ still says `> :watermark` works as before (the edge stays open) and the result s
 
 HTTP: one GET per day of the interval; the body is a JSON list of objects with the visits columns
 (device_id, library_code, hour_start, in_count, out_count); it becomes gate_YYYYMMDD.csv.
+
+Object storage: a file drop in a bucket instead of a folder, laid out alike (`<url>/<feed>/<file>`):
+    transport: {kind: object_store, url: "s3://shuyun-landing/c532622", options_env: C532622_S3}
+fsspec opens the URL (s3:// through s3fs: AWS, MinIO, Ceph, or any S3-compatible store of a provincial
+cloud). `options_env` names the environment variable holding its storage options as JSON, e.g.
+{"key": "...", "secret": "...", "endpoint_url": "https://oss.example.gov.cn"}; without it fsspec's own
+credential chain applies (AWS_* variables, instance profile). The registry never holds a credential.
+Each object of the run's interval is copied into the pull folder and loaded as a file drop: checksum,
+archive, ledger, idempotence (the same object twice is `already_loaded`, a corrected one replaces its batch).
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ import re
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -198,3 +208,57 @@ def days(interval: tuple[date, date] | None) -> list[date]:
         return [date.today() - timedelta(days=1)]
     start, end = interval
     return [start + timedelta(days=i) for i in range((end - start).days)]
+
+
+def _storage_options(src: Source) -> dict:
+    env = src.transport.get("options_env") or src.credentials_env
+    if not env:
+        return {}
+    text = os.environ.get(env)
+    if text is None:
+        raise PullError(f"source {src.name}: set ${env} to the object store's options as JSON "
+                        "(transport.options_env), e.g. {\"key\": ..., \"secret\": ..., \"endpoint_url\": ...}")
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise PullError(f"source {src.name}: ${env} is not JSON ({err.msg} at character {err.pos})") from None
+    if not isinstance(options, dict):
+        raise PullError(f"source {src.name}: ${env} must be a JSON object of storage options")
+    return options
+
+
+def fetch_objects(src: Source, feed: str, wanted: Callable[[str], bool]) -> list[Path]:
+    """Copy the objects under `<url>/<feed>/` whose name `wanted` accepts into the source's pull folder; return
+    the local copies (unsorted). Raises PullError, in plain words, when the store cannot be listed or read."""
+    import fsspec
+
+    url = src.transport.get("url")
+    if not url:
+        raise PullError(f"source {src.name}: transport object_store needs a url (e.g. s3://bucket/prefix)")
+    prefix = f"{url.rstrip('/')}/{feed}"
+    try:
+        fs, root = fsspec.core.url_to_fs(prefix, **_storage_options(src))
+        try:
+            entries = fs.ls(root, detail=True)
+        except FileNotFoundError:
+            # nothing delivered for this feed yet; but nothing at all under the url is a wrong bucket or prefix
+            try:
+                fs.ls(root.rsplit("/", 1)[0], detail=False)
+            except FileNotFoundError:
+                raise PullError(f"source {src.name}: nothing at {url} (no such bucket, or nothing delivered "
+                                "under this prefix)") from None
+            return []
+        objects = [e["name"] for e in entries if e.get("type") == "file" and wanted(e["name"].rsplit("/", 1)[-1])]
+        local = []
+        for name in objects:
+            path = pull_dir(src, feed) / name.rsplit("/", 1)[-1]
+            tmp = path.with_suffix(path.suffix + ".part")
+            fs.get_file(name, str(tmp))
+            tmp.replace(path)
+            local.append(path)
+        return local
+    except PullError:
+        raise
+    except Exception as err:  # connection refused, access denied, no such bucket, unknown protocol...
+        raise PullError(f"source {src.name}: cannot read {prefix}: {type(err).__name__}: "
+                        f"{str(err).strip().splitlines()[0] if str(err).strip() else 'no detail'}") from None
