@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from dashboards import publish
+from shuyun import warehouse as wh
 from tests.dashboards.conftest import COUNTIES, FLOWS, LOANS_PER_DAY, RENAMED, library_daily_rows
 
 
@@ -199,3 +200,44 @@ def test_data_quality_status_per_county(reader):
 def test_director_roles_go_to_counties_only(marts):
     # the prefecture library's own code in county_code gets no county-director role
     assert publish.county_codes() == sorted(c[0] for c in COUNTIES)
+
+
+def test_sankey_pairs_keep_the_top_pairs_and_fold_the_rest_with_exact_totals(reader):
+    # given every pair that returned elsewhere (the unfolded table) and the Sankey's folded one
+    unfolded = rows(reader, "cross_library_pairs")
+    folded = rows(reader, "cross_library_pairs_top")
+
+    # then per month, county and level the loans and returns are the unfolded ones, and each pair is counted once
+    def totals(result):
+        sums = Counter()
+        for r in result:
+            key = (r["month_start"], r["county_code"], r["level_zh"])
+            sums[key + ("loans",)] += r["loans"]
+            sums[key + ("returned",)] += r["returned_loans"]
+            sums[key + ("pairs",)] += r.get("pairs", 1)
+        return sums
+
+    assert totals(folded) == totals(unfolded)
+    # and no Sankey node is both a source and a target (no cycles)
+    assert not {r["borrow_library_zh"] for r in folded} & {r["return_library_zh"] for r in folded}
+
+
+def test_sankey_pairs_fold_all_but_the_ten_biggest_pairs_of_a_county_month(marts):
+    # given a county-month with 13 pairs returned elsewhere (loans 1..13) in a scratch schema of its own
+    sql = publish.view_sql("mart_cross_library_pairs_top_monthly").replace(
+        "marts.mart_cross_library_pairs_monthly", "pairs_in")
+    with wh.connect("transformer") as conn:  # rolled back at the end: nothing stays
+        conn.execute("create temporary table pairs_in as select * from marts.mart_cross_library_pairs_monthly limit 0")
+        conn.execute(
+            "insert into pairs_in (month_start, borrow_library_code, borrow_library_zh, return_library_code,"
+            " return_library_zh, level_zh, county_code, county_name_zh, prefecture_code, prefecture_name_zh, loans,"
+            " returned_loans) select date '2026-01-01', 'B' || n, '借 · B' || n, 'R' || n, '还 · R' || n,"
+            " case when n % 2 = 0 then '分馆' else '服务点' end, '532622', '砚山县', '532600', '文山州', n, n"
+            " from generate_series(1, 13) as n")
+        result = conn.execute(f"select borrow_library_zh, return_library_zh, pair_rank, pairs, loans from ({sql}) t"
+                              " order by pair_rank nulls last, borrow_library_zh").fetchall()
+        conn.rollback()
+    # then the ten biggest stay with their rank, the three smallest fold into one 其他馆 row per level
+    assert [r[2] for r in result[:10]] == list(range(1, 11)) and [r[4] for r in result[:10]] == list(range(13, 3, -1))
+    assert result[10:] == [("借 · 其他馆（分馆）", "还 · 其他馆", None, 1, 2),
+                           ("借 · 其他馆（服务点）", "还 · 其他馆", None, 2, 1 + 3)]
