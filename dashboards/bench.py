@@ -11,6 +11,13 @@ in PostgreSQL as the reader role Superset uses. The ratio says how much of the l
 
     shuyun bench dashboards                          # every published dashboard, 5 rounds
     shuyun bench dashboards --dashboard county-scorecard --repeat 20
+    shuyun bench dashboards --build-province         # province-size marts in shuyun_bench_dash, then the bench on them
+    shuyun bench dashboards --province --drop-province   # again on the database built before, then drop it
+
+With --province the project's Superset is published onto the database `shuyun_bench_dash` (the reader's address
+in it, its county directors' roles) for the run and published back onto the warehouse afterwards.
+A chart's request carries the dashboard's native filters at their defaults (the scorecard's 期别 = 季度), and a
+table with server pagination asks for its first page and the row count, as the browser does.
 
 Ends with one line `RESULT charts=… p50_ms=… p95_ms=… worst_chart=…` (percentiles over every timed request;
 worst chart = the highest per-chart p95). Target: p95 under 500 ms per chart.
@@ -20,8 +27,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +39,12 @@ import click
 import yaml
 
 TARGET_P95_MS = 500.0
+# province-size marts for the bench (--build-province): a database of their own beside the warehouse
+PROVINCE_DB = "shuyun_bench_dash"
+# 9 prefectures x 13 counties = 117 counties (the last three digits of each county code differ, as the bench
+# generator's item barcodes need), 31 libraries each: 3,627 county-level libraries, as the province we plan for
+PROVINCE_PREFECTURES = {f"53{p:02d}00": [f"53{p:02d}{c:02d}" for c in range(1, 14)] for p in range(1, 10)}
+PROVINCE_DAYS = 365
 CHARTS_DIR = Path(__file__).resolve().parent / "assets" / "charts"
 TIMESERIES = {"echarts_timeseries_line", "echarts_timeseries_bar", "echarts_timeseries_smooth",
               "echarts_timeseries_step", "echarts_area", "echarts_timeseries_scatter"}
@@ -134,6 +150,7 @@ def query_context(form_data: dict, result_type: str = "full") -> dict:
     """The body of POST /api/v1/chart/data for one chart, built from its form data like the chart's frontend does.
 
     Covers the viz types the dashboards use (big number, pie, sankey, table, ECharts time series); others raise.
+    A table with `server_pagination` sends its first page and a row-count query, as the browser does.
     """
     viz = form_data.get("viz_type")
     try:
@@ -141,6 +158,9 @@ def query_context(form_data: dict, result_type: str = "full") -> dict:
     except (KeyError, ValueError):
         raise BenchError(f"chart {form_data.get('slice_id')}: form data has no datasource") from None
     filters, where = _filters(form_data)
+    # the dashboard's native filters at their defaults (default_filters), as the browser adds them
+    filters += [dict(item) for item in (form_data.get("extra_form_data") or {}).get("filters") or []]
+    queries: list[dict] | None = None
     row_limit = form_data.get("row_limit") or 10000
     metric = form_data.get("metric")
     metrics = list(form_data.get("metrics") or ([metric] if metric else []))
@@ -167,6 +187,13 @@ def query_context(form_data: dict, result_type: str = "full") -> dict:
             sort_by = form_data.get("timeseries_limit_metric") or (metrics[0] if metrics else None)
             if sort_by:
                 query["orderby"] = [[sort_by, not form_data.get("order_desc", True)]]
+        if form_data.get("server_pagination"):
+            # Superset 6.1's table (plugin-chart-table buildQuery.ts) asks for the first page, then the row count
+            # of the whole result (row_limit capped, no offset) for the pager: two queries in one request
+            page = int(form_data.get("server_page_length") or 10)
+            query.update(row_limit=page, row_offset=0, post_processing=[], time_offsets=[])
+            count = {**query, "row_limit": int(form_data.get("row_limit") or 0), "row_offset": 0, "is_rowcount": True}
+            queries = [query, count]
     elif viz in TIMESERIES:
         axis = form_data["x_axis"]
         base = {"columnType": "BASE_AXIS", "sqlExpression": axis, "label": axis, "expressionType": "SQL"}
@@ -185,8 +212,29 @@ def query_context(form_data: dict, result_type: str = "full") -> dict:
     else:
         raise BenchError(f"chart {form_data.get('slice_id')}: viz type {viz!r} is not known to the benchmark; "
                          f"add how its frontend builds the query to dashboards/bench.py")
-    return {"datasource": {"id": int(dataset_id), "type": dataset_type}, "force": True, "queries": [query],
+    return {"datasource": {"id": int(dataset_id), "type": dataset_type}, "force": True, "queries": queries or [query],
             "form_data": form_data, "result_format": "json", "result_type": result_type}
+
+
+def default_filters(json_metadata: str | dict | None, chart_id: int) -> list[dict]:
+    """The filters a dashboard's native filters apply to one chart at their default values (what the browser adds
+    to the chart's request on opening the dashboard: e.g. the scorecard's 期别 = 季度), from the dashboard's
+    json_metadata (`native_filter_configuration`: `defaultDataMask.extraFormData.filters` and the scope).
+
+    Scope: the whole dashboard (rootPath ROOT_ID) but `scope.excluded`, whose chart ids Superset's import maps to
+    the imported charts; `chartsInScope` it leaves with the assets' ids, so it is read only for a narrower rootPath.
+    """
+    meta = json.loads(json_metadata) if isinstance(json_metadata, str) else (json_metadata or {})
+    filters = []
+    for item in meta.get("native_filter_configuration") or []:
+        scope = item.get("scope") or {}
+        if (scope.get("rootPath") or ["ROOT_ID"]) == ["ROOT_ID"]:
+            in_scope = chart_id not in (scope.get("excluded") or [])
+        else:
+            in_scope = chart_id in (item.get("chartsInScope") or [])
+        if in_scope:
+            filters += ((item.get("defaultDataMask") or {}).get("extraFormData") or {}).get("filters") or []
+    return filters
 
 
 def chart_names(charts_dir: Path = CHARTS_DIR) -> dict[str, str]:
@@ -234,10 +282,11 @@ def discover(client, slugs: tuple[str, ...] = ()) -> list[Chart]:
     names, uuids = chart_names(), _chart_uuids(client)
     charts = []
     for dashboard in sorted(chosen, key=lambda d: d["id"]):
+        meta = client.get(f"/api/v1/dashboard/{dashboard['id']}")["result"].get("json_metadata")
         for chart in client.get(f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]:
             name = names.get(uuids.get(chart["id"], "")) or f"chart{chart['id']}"
-            charts.append(Chart(dashboard["slug"] or str(dashboard["id"]), chart["id"], name,
-                                query_context(chart["form_data"])))
+            form_data = {**chart["form_data"], "extra_form_data": {"filters": default_filters(meta, chart["id"])}}
+            charts.append(Chart(dashboard["slug"] or str(dashboard["id"]), chart["id"], name, query_context(form_data)))
     return charts
 
 
@@ -297,22 +346,96 @@ def reader_sql_timer():
     return conn, run
 
 
-@click.command("dashboards")
-@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Timed rounds over every chart (after one untimed warm-up round).")
-@click.option("--dashboard", "slugs", multiple=True, help="Only this dashboard (slug; repeatable). Default: every "
-              "published dashboard.")
-@click.option("--url", help="Superset address (default: the project's running Superset).")
-@click.option("--username", default="admin", show_default=True, help="Log in as (county directors see their county).")
-@click.option("--password", help="Password (default: the project's admin password).")
-@click.option("--baseline/--no-baseline", default=True, show_default=True,
-              help="Also time each chart's generated SQL directly in PostgreSQL as the reader role.")
-def bench_dashboards(repeat: int, slugs: tuple[str, ...], url: str | None, username: str, password: str | None,
-                     baseline: bool) -> None:
-    """Chart-data API latency per dashboard with the cache off; ends with one RESULT line."""
+# ---------------------------------------------------------------- province-size marts (--build-province)
+
+def province_row_counts(dbname: str = PROVINCE_DB) -> dict[str, int]:
+    """Rows of every `marts.mart_*` table and of the big facts and dimension the dashboards' views read."""
+    from shuyun import warehouse as wh
+
+    with wh.connect(dbname=dbname) as conn:
+        names = [r[0] for r in conn.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = 'marts' and c.relkind in ('r', 'p')"
+            " and (c.relname like 'mart%' or c.relname in ('fct_circulation_events', 'fct_library_daily',"
+            " 'fct_holdings_monthly', 'fct_cross_library_flows', 'fct_loans', 'dim_library')) order by 1")]
+        return {name: conn.execute(f'select count(*) from marts."{name}"').fetchone()[0] for name in names}
+
+
+def build_province(events: int = 6_000_000, days: int = PROVINCE_DAYS, echo: Callable[[str], None] = print,
+                   ) -> dict[str, int]:
+    """Province-shaped marts in their own database (PROVINCE_DB, replaced if it exists): 117 counties in 9
+    prefectures, `events` circulation events over `days` days of 2025 from the SQL generator of
+    `shuyun bench dbt` (shuyun/transform_bench.py), then `dbt seed` + `dbt run` (no tests) into it.
+
+    Mart sizes, not event counts, drive the charts' latency: 6 M events give the province's 3,627 libraries a
+    year of library-days, holdings months and cross-library pairs. About 20 min on 2 cores. Returns the row
+    counts of province_row_counts().
+    """
+    import psycopg
+
+    from shuyun import settings
+    from shuyun import transform_bench as tb
+    from shuyun import warehouse as wh
+    from shuyun.transform import describe_failures, run_dbt
+
+    counties = [county for group in PROVINCE_PREFECTURES.values() for county in group]
+    calendar = tb.Calendar(days=days, cycles_per_day=max(1, round(events / days / tb.EVENTS_PER_CYCLE)))
+    wh.up()
+    conninfo = wh.create_database(PROVINCE_DB).conninfo()
+    # our own database and dbt target folder: never the warehouse or the target a running `shuyun dbt` uses
+    with tempfile.TemporaryDirectory(prefix="shuyun-bench-dash-") as tmp, settings.environ(
+            SHUYUN_WAREHOUSE_DB=PROVINCE_DB, DBT_TARGET_PATH=f"{tmp}/target", DBT_LOG_PATH=f"{tmp}/logs"):
+        started = time.perf_counter()
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            for statement in tb.registry_sql(PROVINCE_PREFECTURES):
+                conn.execute(statement)
+        lines = tb.deliver(conninfo, calendar, 0, days - 1, counties)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("vacuum (analyze) raw.circulation_events, raw.ingest_batches, raw.holdings_items")
+        echo(f"raw: {lines:,} circulation lines over {days} days, {len(counties)} counties in "
+             f"{len(PROVINCE_PREFECTURES)} prefectures, in {time.perf_counter() - started:.0f} s "
+             f"(load {os.getloadavg()[0]:.1f})")
+        for args in (["seed", "--quiet"], ["run", "--quiet"]):
+            started = time.perf_counter()
+            result = run_dbt(args, check=False)
+            echo(f"dbt {args[0]}: {time.perf_counter() - started:.0f} s (load {os.getloadavg()[0]:.1f})"
+                 + ("" if result.success else f"; failures: {describe_failures(result)}"))
+    counts = province_row_counts()
+    for name, rows in counts.items():
+        echo(f"  marts.{name:42} {rows:>12,}")
+    return counts
+
+
+def province_exists() -> bool:
+    from shuyun import warehouse as wh
+
+    with wh.connect(dbname="postgres") as conn:
+        return bool(conn.execute("select 1 from pg_database where datname = %s", (PROVINCE_DB,)).fetchone())
+
+
+@contextmanager
+def published_on(dbname: str, echo: Callable[[str], None] = print):
+    """Superset's database connection on another warehouse database for a block (the dashboards re-published with
+    the reader's address in `dbname`, its county directors' roles), then the dashboards published back onto the
+    configured warehouse (its roles again; the other database's county roles removed)."""
+    from dashboards import publish
+    from shuyun import settings
+
+    try:
+        with settings.environ(SHUYUN_WAREHOUSE_DB=dbname):
+            result = publish.publish(start=False)
+        echo(f"superset: published onto database {dbname} ({len(result.roles)} roles)")
+        yield
+    finally:
+        result = publish.publish(start=False)
+        echo(f"superset: published back onto the warehouse ({len(result.roles)} roles)")
+
+
+def run_bench(repeat: int, slugs: tuple[str, ...], url: str | None, username: str, password: str | None,
+              baseline: bool, echo: Callable[[str], None] = print) -> Summary:
+    """Measure and print the per-dashboard lines and the RESULT line; return the overall summary."""
     from dashboards import service
-    from dashboards.api import SupersetApiError, SupersetClient
-    from shuyun.warehouse import WarehouseError
+    from dashboards.api import SupersetClient
 
     conn = None
     try:
@@ -323,24 +446,76 @@ def bench_dashboards(repeat: int, slugs: tuple[str, ...], url: str | None, usern
             url = status.url
         client = SupersetClient(url, username, password or service.admin_password()).login()
         charts = discover(client, slugs)
-        click.echo(f"{len(charts)} charts on {len({c.dashboard for c in charts})} dashboards at {url}, as {username}; "
-                   f"{repeat} rounds, cache off")
+        echo(f"{len(charts)} charts on {len({c.dashboard for c in charts})} dashboards at {url}, as {username}; "
+             f"{repeat} rounds, cache off (load {os.getloadavg()[0]:.1f})")
         timer = None
         if baseline:
             conn, timer = reader_sql_timer()
         started = time.perf_counter()
-        times = measure(client, charts, repeat, sql_timer=timer, echo=click.echo)
-        click.echo(f"measured in {time.perf_counter() - started:.1f} s")
-    except (BenchError, SupersetApiError, service.SupersetError, WarehouseError, OSError) as err:
-        raise click.ClickException(f"bench dashboards: {err}") from None
+        times = measure(client, charts, repeat, sql_timer=timer, echo=echo)
+        echo(f"measured in {time.perf_counter() - started:.1f} s (load {os.getloadavg()[0]:.1f})")
     finally:
         if conn is not None:
             conn.close()
     for summary in per_dashboard(times):
-        click.echo(summary_line(summary))
+        echo(summary_line(summary))
     overall = summarize(times)
-    click.echo(summary_line(overall))
+    echo(summary_line(overall))
     p95 = {chart.chart: chart.p95 for chart in times}
     slow = [f"{name} ({p95[name]:.0f})" for name in overall.over_target]
-    click.echo(f"charts with p95 >= {TARGET_P95_MS:.0f} ms (slowest first): {', '.join(slow) if slow else 'none'}")
-    click.echo(result_line(overall))
+    echo(f"charts with p95 >= {TARGET_P95_MS:.0f} ms (slowest first): {', '.join(slow) if slow else 'none'}")
+    echo(result_line(overall))
+    return overall
+
+
+@click.command("dashboards")
+@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed rounds over every chart (after one untimed warm-up round).")
+@click.option("--dashboard", "slugs", multiple=True, help="Only this dashboard (slug; repeatable). Default: every "
+              "published dashboard.")
+@click.option("--url", help="Superset address (default: the project's running Superset).")
+@click.option("--username", default="admin", show_default=True, help="Log in as (county directors see their county).")
+@click.option("--password", help="Password (default: the project's admin password).")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Also time each chart's generated SQL directly in PostgreSQL as the reader role.")
+@click.option("--province", is_flag=True, help=f"Bench the province-size marts of database {PROVINCE_DB} (built "
+              "first if missing): the project's Superset is published onto it for the run, then back.")
+@click.option("--build-province", "build_province_", is_flag=True,
+              help=f"(Re)build {PROVINCE_DB} first: 117 counties in 9 prefectures, a year of events from the "
+              "`bench dbt` generator, dbt seed + run (~20 min on 2 cores). Implies --province.")
+@click.option("--events", type=click.IntRange(min=100_000), default=6_000_000, show_default=True,
+              help="Circulation events of the province build.")
+@click.option("--drop-province", is_flag=True, help=f"Drop {PROVINCE_DB} at the end.")
+def bench_dashboards(repeat: int, slugs: tuple[str, ...], url: str | None, username: str, password: str | None,
+                     baseline: bool, province: bool, build_province_: bool, events: int, drop_province: bool) -> None:
+    """Chart-data API latency per dashboard with the cache off; ends with one RESULT line."""
+    from dashboards import publish, service
+    from dashboards.api import SupersetApiError
+    from shuyun import settings
+    from shuyun import warehouse as wh
+    from shuyun.transform import DbtError
+    from shuyun.warehouse import WarehouseError
+
+    try:
+        if not (province or build_province_):
+            run_bench(repeat, slugs, url, username, password, baseline, echo=click.echo)
+            return
+        if url is not None:
+            raise BenchError("--province publishes onto the project's Superset; it takes no --url")
+        if not service.status().healthy:
+            raise BenchError("Superset is not running; start it with `shuyun superset up`")
+        if build_province_ or not province_exists():
+            build_province(events, echo=click.echo)
+        else:
+            for name, rows in province_row_counts().items():
+                click.echo(f"  marts.{name:42} {rows:>12,}")
+        try:
+            with published_on(PROVINCE_DB, echo=click.echo), settings.environ(SHUYUN_WAREHOUSE_DB=PROVINCE_DB):
+                run_bench(repeat, slugs, None, username, password, baseline, echo=click.echo)
+        finally:
+            if drop_province:
+                wh.drop_database(PROVINCE_DB)
+                click.echo(f"dropped database {PROVINCE_DB}")
+    except (BenchError, SupersetApiError, service.SupersetError, publish.PublishError, WarehouseError, DbtError,
+            OSError) as err:
+        raise click.ClickException(f"bench dashboards: {err}") from None

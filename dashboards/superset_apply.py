@@ -4,7 +4,8 @@
 clause, and the demo users. This script, in one Superset app context:
   1. imports the bundle kind by kind with overwrite (same UUIDs → same rows, updated in place),
   2. makes the roles hold exactly `datasource_access` on the bundle's datasets,
-  3. makes one Regular RLS filter per county-director role, on every dataset of the bundle,
+  3. makes one Regular RLS filter per county-director role, on every dataset of the bundle, and removes the
+     county-director roles (and their filters) of counties the spec no longer has,
   4. creates or updates the demo users (roles + password),
 and prints one JSON line with the ids of what it touched.
 """
@@ -83,6 +84,19 @@ def apply(spec: dict) -> dict:
             rls.roles = [role]
         elif rls is not None:
             db.session.delete(rls)
+    # a county director's role whose county is not in the spec (gone from the registry, or a benchmark's province
+    # published and then the demo again): its RLS filter and the role go, its demo user is deactivated
+    stale = [role for role in db.session.query(sm.role_model).filter(sm.role_model.name.like("county_director_%"))
+             if role.name not in roles]
+    for role in stale:
+        rls = db.session.query(RowLevelSecurityFilter).filter_by(name=f"rls_{role.name}").one_or_none()
+        if rls is not None:
+            db.session.delete(rls)
+        for user in db.session.query(sm.user_model).filter(sm.user_model.roles.contains(role)):
+            user.roles = [r for r in user.roles if r.id != role.id]
+            if user.username == "director_" + role.name.removeprefix("county_director_"):
+                user.active = False
+        db.session.delete(role)
     db.session.commit()
 
     gamma = sm.find_role("Gamma")
@@ -111,6 +125,7 @@ def apply(spec: dict) -> dict:
         "dashboards": {str(d.uuid): {"id": d.id, "slug": d.slug, "title": d.dashboard_title} for d in dashboards},
         "charts": {str(c.uuid): c.id for c in charts},
         "roles": sorted(roles),
+        "stale_roles_removed": sorted(role.name for role in stale),
         "users": users,
         "rls_filters": db.session.query(RowLevelSecurityFilter).count(),
     }

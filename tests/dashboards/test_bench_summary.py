@@ -3,6 +3,8 @@ chart-data request it builds for every chart of the assets."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -80,7 +82,8 @@ def test_every_chart_of_the_assets_gets_a_chart_data_request(path):
     # then it asks dataset 12 for fresh, full results of one query with the chart's metrics and filters
     assert body["datasource"] == {"id": 12, "type": "table"}
     assert body["force"] is True and body["result_type"] == "full"
-    (query,) = body["queries"]
+    query, *more = body["queries"]
+    assert len(more) == (1 if chart["params"].get("server_pagination") else 0)
     assert query["columns"] or query["metrics"], "a query with neither columns nor metrics asks for nothing"
     if chart["params"].get("query_mode") == "raw":
         assert "metrics" not in query, "raw tables select rows; any metrics key (even []) makes Superset group"
@@ -101,3 +104,36 @@ def test_every_chart_asset_has_a_unique_short_name():
     names = bench.chart_names()
     assert len(names) == len(list(bench.CHARTS_DIR.glob("*.yaml")))
     assert len(set(names.values())) == len(names)
+
+
+def test_a_server_paginated_table_asks_for_its_first_page_and_the_row_count():
+    # given the scorecard's indicator table (raw rows, server pagination, 25 a page, at most 5,000 rows) on a
+    # dashboard whose 期别 filter defaults to 季度
+    chart = yaml.safe_load((bench.CHARTS_DIR / "county_indicator_table.yaml").read_text(encoding="utf-8"))
+    period = {"col": "period_type_zh", "op": "IN", "val": ["季度"]}
+    form_data = {**chart["params"], "slice_id": 19, "datasource": "4__table", "extra_form_data": {"filters": [period]}}
+    # when the benchmark builds its request
+    page, count = bench.query_context(form_data)["queries"]
+    # then, as Superset 6.1's table buildQuery: page 1 (25 rows from offset 0) and the count of every row under
+    # the row limit, with the same columns, order and filters (the latest period, the default 季度)
+    assert (page["row_limit"], page["row_offset"], page.get("is_rowcount")) == (25, 0, None)
+    assert (count["row_limit"], count["row_offset"], count["is_rowcount"]) == (5000, 0, True)
+    assert page["columns"] == count["columns"] == chart["params"]["all_columns"]
+    assert "metrics" not in page and "metrics" not in count
+    assert page["filters"] == count["filters"] == [period]
+    assert page["extras"]["where"] == "(is_latest_period)"
+    assert page["orderby"][0] == ["county_name_zh", True]
+
+
+@pytest.mark.parametrize(("chart_id", "expected"), [
+    pytest.param(19, [{"col": "period_type_zh", "op": "IN", "val": ["季度"]}], id="in-scope"),
+    pytest.param(18, [], id="excluded"),
+])
+def test_native_filter_defaults_reach_the_charts_in_their_scope(chart_id, expected):
+    # given a dashboard's json_metadata as Superset returns it after import (excluded ids mapped, chartsInScope not)
+    meta = json.dumps({"native_filter_configuration": [
+        {"defaultDataMask": {"extraFormData": {"filters": [{"col": "period_type_zh", "op": "IN", "val": ["季度"]}]}},
+         "scope": {"rootPath": ["ROOT_ID"], "excluded": [18]}, "chartsInScope": [1, 2]},
+        {"defaultDataMask": {"extraFormData": {}}, "scope": {"rootPath": ["ROOT_ID"], "excluded": []}},
+    ]})
+    assert bench.default_filters(meta, chart_id) == expected
