@@ -466,6 +466,11 @@ def load_dashboard_views(conn: psycopg.Connection) -> None:
 
     pending = {doc["table_name"] for doc in publish.load_assets().of("datasets").values() if not doc.get("sql")}
     sql = {name: publish.view_sql(name) for name in pending}
+    # dbt's own tests in the same session may have built some of them as tables: start from none
+    for name, kind in conn.execute("select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = "
+                                   "c.relnamespace where n.nspname = 'marts' and c.relname = any(%s)",
+                                   (sorted(pending),)).fetchall():
+        conn.execute(f"drop {'view' if kind == 'v' else 'table'} if exists marts.{name} cascade")
     while pending:  # a model that reads another of the folder comes after it (dbt's ref order)
         ready = sorted(n for n in pending if not any(f"marts.{other} " in sql[n] or f"marts.{other}\n" in sql[n]
                                                      for other in pending - {n}))
