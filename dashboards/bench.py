@@ -400,17 +400,15 @@ def build_province(events: int = 6_000_000, days: int = PROVINCE_DAYS, echo: Cal
             result = run_dbt(args, check=False)
             echo(f"dbt {args[0]}: {time.perf_counter() - started:.0f} s (load {os.getloadavg()[0]:.1f})"
                  + ("" if result.success else f"; failures: {describe_failures(result)}"))
+    return echo_row_counts(echo)
+
+
+def echo_row_counts(echo: Callable[[str], None] = print) -> dict[str, int]:
+    """Print province_row_counts() a table a line; return them."""
     counts = province_row_counts()
     for name, rows in counts.items():
         echo(f"  marts.{name:42} {rows:>12,}")
     return counts
-
-
-def province_exists() -> bool:
-    from shuyun import warehouse as wh
-
-    with wh.connect(dbname="postgres") as conn:
-        return bool(conn.execute("select 1 from pg_database where datname = %s", (PROVINCE_DB,)).fetchone())
 
 
 @contextmanager
@@ -504,11 +502,10 @@ def bench_dashboards(repeat: int, slugs: tuple[str, ...], url: str | None, usern
             raise BenchError("--province publishes onto the project's Superset; it takes no --url")
         if not service.status().healthy:
             raise BenchError("Superset is not running; start it with `shuyun superset up`")
-        if build_province_ or not province_exists():
+        if build_province_ or not wh.database_exists(PROVINCE_DB):
             build_province(events, echo=click.echo)
         else:
-            for name, rows in province_row_counts().items():
-                click.echo(f"  marts.{name:42} {rows:>12,}")
+            echo_row_counts(click.echo)
         try:
             with published_on(PROVINCE_DB, echo=click.echo), settings.environ(SHUYUN_WAREHOUSE_DB=PROVINCE_DB):
                 run_bench(repeat, slugs, None, username, password, baseline, echo=click.echo)

@@ -265,10 +265,19 @@ def up() -> Address:
     return address()
 
 
+def _database_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone() is not None
+
+
 def _create_database(conn: psycopg.Connection, name: str) -> None:
-    exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
-    if not exists:
+    if not _database_exists(conn, name):
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+
+
+def database_exists(name: str) -> bool:
+    """Whether the server has a database of that name (a bench's own database, say)."""
+    with connect(dbname="postgres") as conn:
+        return _database_exists(conn, name)
 
 
 def bootstrap(owner: Address) -> None:
