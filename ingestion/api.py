@@ -6,7 +6,7 @@ import logging
 from datetime import date
 from pathlib import Path
 
-from ingestion import periods
+from ingestion import periods, transports
 from ingestion.feeds import period_of
 from ingestion.loader import REGISTRY_SOURCE, BatchResult, Delivery, in_interval, ingest_delivery
 from ingestion.sources import (
@@ -90,24 +90,21 @@ def _overlaps_file(feed: str, name: str, interval: tuple[date, date] | None) -> 
 
 
 def delivered_files(src: Source, feed: str, interval: tuple[date, date] | None = None) -> list[Path]:
-    """Files of one feed in a source's landing folder, oldest first, meeting [start, end) when given."""
-    landing = src.landing_dir
-    if landing is None:
-        return []
-    folder = landing / feed
-    if not folder.is_dir():
-        return []
-    files = [p for p in folder.iterdir() if p.is_file() and _delivered(feed, p.name, interval)]
-    return _oldest_first(feed, files)
+    """Files of one feed, oldest first, meeting [start, end) when given: in the source's landing folder (file
+    drop), or copied down from its object store (raises transports.PullError when the store cannot be read)."""
+    if src.transport.get("kind") == "object_store":
+        files = transports.fetch_objects(src, feed, lambda name: _delivered(feed, name, interval))
+    else:
+        folder = src.landing_dir / feed if src.landing_dir else None
+        if folder is None or not folder.is_dir():
+            return []
+        files = [p for p in folder.iterdir() if p.is_file() and _delivered(feed, p.name, interval)]
+    return sorted(files, key=lambda p: (file_date(feed, p.name) or date.min, p.name))
 
 
 def _delivered(feed: str, name: str, interval: tuple[date, date] | None) -> bool:
     """A delivery of `feed` by its name (FILE_PATTERNS), dated in the interval when one is given."""
     return FILE_PATTERNS[feed].match(name) is not None and _overlaps_file(feed, name, interval)
-
-
-def _oldest_first(feed: str, files: list[Path]) -> list[Path]:
-    return sorted(files, key=lambda p: (file_date(feed, p.name) or date.min, p.name))
 
 
 def run_source(source_name: str, feeds: list[str] | None = None, *, registry_path: Path | None = None,
@@ -133,18 +130,12 @@ def run_source(source_name: str, feeds: list[str] | None = None, *, registry_pat
     for feed in wanted:
         if feed not in src.feeds:
             continue
-        if kind == "object_store":
-            from ingestion import transports
-
-            try:
-                paths = _oldest_first(feed, transports.fetch_objects(
-                    src, feed, lambda name, feed=feed: _delivered(feed, name, interval)))
-            except transports.PullError as err:
-                results.append(BatchResult("", src.name, feed, f"({src.transport.get('url')}/{feed})",
-                                           status="failed", message=str(err)))
-                continue
-        else:
+        try:
             paths = delivered_files(src, feed, interval)
+        except transports.PullError as err:  # an object store that cannot be read: this feed fails, the others go on
+            results.append(BatchResult("", src.name, feed, f"({src.transport.get('url')}/{feed})",
+                                       status="failed", message=str(err)))
+            continue
         for path in paths:
             try:
                 results.append(ingest_delivery(Delivery(path, feed, src.name, src.county_code, src)))
@@ -156,8 +147,6 @@ def run_source(source_name: str, feeds: list[str] | None = None, *, registry_pat
 
 
 def _pull(src: Source, feeds: list[str], interval: tuple[date, date] | None) -> list[BatchResult]:
-    from ingestion import transports
-
     kind = src.transport["kind"]
     results = []
     for feed in feeds:
